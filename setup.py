@@ -1,0 +1,110 @@
+"""Build: fastpack's Cython extensions and the TF Serving wire protos.
+
+Environment switches:
+  FASTPACK_NO_EXTENSIONS=1  build nothing compiled; fastpack runs its pure-Python twin.
+  FASTPACK_DEBUG_BUILD=1    compile with Cython's bounds and wrap-around checks and -O0 -g.
+
+Generated files (the ``*_pb2.py`` modules and the compiled extensions) are also left beside
+the sources, so ``python -m sanic_app`` run from a checkout after ``pip install .`` uses them
+instead of silently falling back.
+"""
+import os
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).parent
+PROTOS = ["sanic_app/protos/tensor.proto", "sanic_app/protos/serving.proto"]
+
+
+def _flag(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+class BuildProtos(build_py):
+    """Run protoc (from grpcio-tools) on our .proto files before copying the package."""
+
+    def run(self):
+        import grpc_tools
+        from grpc_tools import protoc
+
+        include = str(Path(grpc_tools.__file__).parent / "_proto")
+        args = ["protoc", f"-I{HERE}", f"-I{include}", f"--python_out={HERE}", f"--pyi_out={HERE}"]
+        if protoc.main(args + [str(HERE / p) for p in PROTOS]) != 0:
+            raise RuntimeError("protoc failed on " + ", ".join(PROTOS))
+        super().run()
+
+
+class BuildExtInTree(build_ext):
+    """Build as usual, then copy the extensions next to their sources too."""
+
+    def run(self):
+        super().run()
+        if not self.inplace:
+            self.copy_extensions_to_source()
+
+
+def extensions():
+    if _flag("FASTPACK_NO_EXTENSIONS"):
+        return []
+    from Cython.Build import cythonize
+
+    debug = _flag("FASTPACK_DEBUG_BUILD")
+    directives = {
+        "language_level": 3,
+        "boundscheck": debug,
+        "wraparound": debug,
+        "initializedcheck": debug,
+        "cdivision": True,
+        "embedsignature": True,
+    }
+    cflags = ["-O0", "-g"] if debug else ["-O3"]
+    modules = [
+        Extension(f"fastpack.{p.stem}", [str(p.relative_to(HERE))], extra_compile_args=cflags)
+        for p in sorted((HERE / "fastpack").glob("_*_c.pyx"))
+    ]
+    return cythonize(modules, compiler_directives=directives, quiet=True)
+
+
+setup(
+    name="tfserving-gateway",
+    version="0.1.0",
+    description="A fast REST front door for TensorFlow Serving (Sanic + a Cython wire codec)",
+    python_requires=">=3.10",
+    packages=["fastpack", "sanic_app", "sanic_app.http", "sanic_app.protos", "sanic_app.localserve"],
+    package_data={
+        "fastpack": ["*.pyi", "*.pyx", "py.typed"],
+        "sanic_app.protos": ["*.proto", "*.pyi"],
+        "sanic_app.localserve": ["models/*.npz", "models/*.json"],
+    },
+    ext_modules=extensions(),
+    cmdclass={"build_py": BuildProtos, "build_ext": BuildExtInTree},
+    install_requires=[
+        "numpy>=1.26",
+        "grpcio>=1.60",
+        "protobuf>=7.35.1,<8",
+        "sanic>=24.12",
+        "orjson>=3.10",
+        "pybase64>=1.4",
+        "pillow>=10.4",
+        "prometheus-client>=0.20",
+    ],
+    extras_require={
+        # The official packages are only a reference to agree with, never a runtime need.
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "httpx>=0.27",
+            "tensorflow==2.21.0",
+            "tensorflow-serving-api==2.21.0",
+            "scikit-learn>=1.4",
+        ],
+        "savedmodel": ["tensorflow>=2.16"],
+        "bench": ["matplotlib>=3.8", "py-spy>=0.3.14"],
+    },
+    entry_points={"console_scripts": ["tfs-gateway=sanic_app.main:main"]},
+    zip_safe=False,
+)
