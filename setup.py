@@ -73,8 +73,17 @@ setup(
     version="0.1.0",
     description="A fast REST front door for TensorFlow Serving (Sanic + a Cython wire codec)",
     python_requires=">=3.10",
-    packages=["fastpack", "sanic_app", "sanic_app.http", "sanic_app.protos", "sanic_app.localserve"],
+    packages=[
+        "fastpack",
+        "sanic_app",
+        "sanic_app.http",
+        "sanic_app.protos",
+        "sanic_app.localserve",
+    ],
+    # sanic_app/specs is a link to the top-level specs/ folder (example specs, the JSON Schema,
+    # label files): it ships inside the package so the embedded demo finds digits.json installed.
     package_data={
+        "sanic_app": ["specs/*.json", "specs/*.txt"],
         "fastpack": ["*.pyi", "*.pyx", "py.typed"],
         "sanic_app.protos": ["*.proto", "*.pyi"],
         "sanic_app.localserve": ["models/*.npz", "models/*.json"],
