@@ -1,0 +1,178 @@
+"""Limits on untrusted requests, and the per-worker in-flight limiter.
+
+Every check is cheap and runs before the expensive step it protects: the body size before
+reading it (Sanic's REQUEST_MAX_SIZE), JSON depth before parsing, the pixel count from the
+image header before decoding pixels, batch size and number of inputs before packing. A
+failed check raises :class:`LimitExceeded`, which carries the HTTP status and a message meant
+for the client.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Configurable limits; the defaults are safe for a public endpoint on a small box."""
+
+    # Whole request body. 413 from Sanic before the body is read.
+    max_body_bytes: int = 32 * 1024 * 1024
+    # One image's width * height, read from its header before decoding (decompression bombs).
+    # 25 MP covers phone photos; decoded RGB that is 75 MB.
+    max_image_pixels: int = 25_000_000
+    # Leading dimension of any input (number of images / instances) in one request.
+    max_batch: int = 256
+    # Nesting of arrays and objects in a JSON body; a rank-4 "instances" tensor needs ~6.
+    max_json_depth: int = 32
+    # Named inputs in one request.
+    max_inputs: int = 32
+    # Requests one worker handles at once; the next ones get 429 at once instead of queueing.
+    max_in_flight: int = 256
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"limit {name} must be a positive integer, got {value!r}")
+
+
+class LimitExceeded(ValueError):
+    """A request broke a limit. ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 413, limit: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.limit = limit
+
+
+def check_batch(size: int, limits: Limits, what: str = "batch") -> None:
+    if size > limits.max_batch:
+        raise LimitExceeded(
+            f"{what} size {size} exceeds the limit of {limits.max_batch}", 413, "max_batch"
+        )
+
+
+def check_inputs(count: int, limits: Limits) -> None:
+    if count > limits.max_inputs:
+        raise LimitExceeded(
+            f"{count} inputs exceed the limit of {limits.max_inputs}", 413, "max_inputs"
+        )
+
+
+def check_pixels(width: int, height: int, limits: Limits) -> None:
+    """Refuse an image by its header size, before any pixel is decoded."""
+    pixels = int(width) * int(height)
+    if pixels > limits.max_image_pixels:
+        raise LimitExceeded(
+            f"image of {width}x{height} = {pixels} pixels exceeds the limit of "
+            f"{limits.max_image_pixels} pixels",
+            413,
+            "max_image_pixels",
+        )
+
+
+def check_image_header(data: bytes | memoryview, limits: Limits) -> tuple[int, int]:
+    """Read only an encoded image's header and check its pixel count; return (width, height).
+
+    Pillow's ``Image.open`` parses the header lazily without decoding pixels. Unreadable
+    bytes raise LimitExceeded with status 400 ("not an image").
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as exc:
+        raise LimitExceeded(f"image too large: {exc}", 413, "max_image_pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise LimitExceeded(f"cannot read image header: {exc}", 400, "") from None
+    check_pixels(width, height, limits)
+    return width, height
+
+
+def apply_pillow_limit(limits: Limits) -> None:
+    """Make Pillow itself refuse bombs too, in case a path skips our header check.
+
+    Pillow warns above MAX_IMAGE_PIXELS and raises DecompressionBombError above twice that;
+    we set it to our limit so Pillow's hard stop sits at 2x ours.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+
+
+# A JSON string: quote, then runs of plain characters or escapes, then quote. Possessive
+# quantifiers keep the regex engine from backtracking on hostile input.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def json_depth(body: bytes | bytearray | memoryview) -> int:
+    """Maximum nesting of arrays/objects in a JSON text, without parsing it.
+
+    Brackets inside strings do not count. Works on malformed JSON too (then it is only an
+    estimate, and the parser will reject the body anyway). Linear time, no recursion.
+    """
+    body = bytes(body) if not isinstance(body, bytes) else body
+    if b"[" not in body and b"{" not in body:
+        return 0
+    if b"\\" in body:
+        body = _JSON_STRING.sub(b"", body)
+    elif b'"' in body:
+        # No escapes: strings are exactly the odd pieces between quotes (C speed).
+        body = b"".join(body.split(b'"')[::2])
+    brackets = body.translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    steps = _OPEN[np.frombuffer(brackets, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max())
+
+
+def check_json_depth(body: bytes | bytearray | memoryview, limits: Limits) -> None:
+    """Refuse JSON nested deeper than the limit (400), cheaply for ordinary bodies."""
+    data = bytes(body) if not isinstance(body, bytes) else body
+    # Fast path: with no more brackets than the limit the depth cannot exceed it.
+    if data.count(b"[") + data.count(b"{") <= limits.max_json_depth:
+        return
+    depth = json_depth(data)
+    if depth > limits.max_json_depth:
+        raise LimitExceeded(
+            f"JSON nested {depth} levels deep; the limit is {limits.max_json_depth}",
+            400,
+            "max_json_depth",
+        )
+
+
+class InFlightLimiter:
+    """Counts requests a worker is handling and refuses new ones past ``limit``.
+
+    Refusing at once (429) keeps latency and memory bounded under overload: a queue in
+    front of a saturated backend only turns every request into a timeout. One per worker;
+    single-threaded (the event loop), so a plain int is enough.
+    """
+
+    def __init__(self, limit: int):
+        if limit < 1:
+            raise ValueError("in-flight limit must be >= 1")
+        self.limit = limit
+        self.current = 0
+        self.refused = 0
+
+    def try_acquire(self) -> bool:
+        if self.current >= self.limit:
+            self.refused += 1
+            return False
+        self.current += 1
+        return True
+
+    def release(self) -> None:
+        if self.current > 0:
+            self.current -= 1
