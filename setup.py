@@ -79,6 +79,7 @@ setup(
         "sanic_app.http",
         "sanic_app.protos",
         "sanic_app.localserve",
+        "sanic_app.localserve.models",
     ],
     # sanic_app/specs is a link to the top-level specs/ folder (example specs, the JSON Schema,
     # label files): it ships inside the package so the embedded demo finds digits.json installed.

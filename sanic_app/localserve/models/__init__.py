@@ -1,0 +1,1 @@
+"""The servables the embedded backend can load: digits (numpy), null models, SavedModels."""
