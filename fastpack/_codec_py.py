@@ -11,6 +11,7 @@ known ones with an unexpected wire type) skipped, repeated numeric fields packed
 occurrences of a sub-message merged. Every length and varint is bounds-checked and ``DecodeError``
 is the only exception bad bytes can raise.
 """
+import operator
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -23,6 +24,7 @@ MAX_DECODED_BYTES = 1 << 30
 MAX_RANK = 64  # numpy's own limit
 _MAX_GROUP_DEPTH = 64
 _MASK64 = (1 << 64) - 1
+_MAX_FIELD = (1 << 29) - 1  # protobuf's largest field number
 
 
 class ModelSpec(NamedTuple):
@@ -110,7 +112,7 @@ def _tensor_plan(value):
     if arr.dtype.kind in "SUO":
         return int(DataType.DT_STRING), arr.shape, _string_items(arr)
     datatype = to_datatype(arr.dtype)  # raises EncodeError for unsupported dtypes
-    arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+    arr = np.asarray(arr, dtype=arr.dtype.newbyteorder("<"), order="C")  # keeps 0-d arrays 0-d
     return datatype, arr.shape, arr.reshape(-1).view(np.uint8)
 
 
@@ -151,8 +153,8 @@ def _model_spec_message(model_name, signature_name, version, version_label) -> b
         parts.append(_string_field(1, model_name))
     if version is not None:
         try:
-            version = int(version)
-        except (TypeError, ValueError):
+            version = operator.index(version)
+        except TypeError:
             raise EncodeError(f"model version must be an integer, not {version!r}") from None
         if not -(1 << 63) <= version < (1 << 63):
             raise EncodeError(f"model version {version} does not fit in int64")
@@ -232,8 +234,8 @@ def _skip_group(data, pos, end, field, depth):
         raise DecodeError("groups nested too deeply")
     while True:
         key, pos = _read_varint(data, pos, end)
-        if key >> 3 == 0:
-            raise DecodeError("field number 0")
+        if key >> 3 == 0 or key >> 3 > _MAX_FIELD:
+            raise DecodeError("bad field number")
         if key & 7 == 4:
             if key >> 3 != field:
                 raise DecodeError("mismatched end of group")
@@ -269,8 +271,8 @@ def _fields(data, pos, end):
     while pos < end:
         key, pos = _read_varint(data, pos, end)
         field, wire_type = key >> 3, key & 7
-        if field == 0:
-            raise DecodeError("field number 0")
+        if field == 0 or field > _MAX_FIELD:
+            raise DecodeError(f"bad field number {field}")
         if wire_type == 0:
             value, pos = _read_varint(data, pos, end)
         elif wire_type == 2:
