@@ -165,6 +165,7 @@ class InFlightLimiter:
         self.limit = limit
         self.current = 0
         self.refused = 0
+        self.on_change = None  # optional callback(+1/-1), see install_in_flight_limit
 
     def try_acquire(self) -> bool:
         if self.current >= self.limit:
@@ -176,3 +177,65 @@ class InFlightLimiter:
     def release(self) -> None:
         if self.current > 0:
             self.current -= 1
+
+
+class _Slot:
+    """One admitted request. Released by the response middleware, or, if the client went away
+    and Sanic skipped response middleware, when the request object is freed."""
+
+    __slots__ = ("_limiter", "_held")
+
+    def __init__(self, limiter: InFlightLimiter):
+        self._limiter = limiter
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._limiter.release()
+            if self._limiter.on_change is not None:
+                self._limiter.on_change(-1)
+
+    def __del__(self):
+        self.release()
+
+
+# Routes never refused for load: probes and scrapes must answer most when the gateway is busy.
+EXEMPT_ROUTES = frozenset({"healthz", "readyz", "metrics"})
+
+
+def install_in_flight_limit(app, limit: int, exempt=EXEMPT_ROUTES, on_change=None) -> InFlightLimiter:
+    """Refuse requests past ``limit`` per worker with 429 + Retry-After, before any work.
+
+    ``on_change(+1/-1)`` follows admissions (the gateway_in_flight gauge). Call inside the
+    worker (e.g. before_server_start) or at app build: the limiter is per process either way.
+    """
+    import orjson
+    from sanic.response import raw
+
+    limiter = InFlightLimiter(limit)
+    limiter.on_change = on_change
+    refusal = orjson.dumps({
+        "error": f"gateway overloaded: {limit} requests already in flight in this worker; retry later"
+    })
+
+    @app.on_request(priority=900)
+    async def _admit(request):
+        route = request.route
+        if route is None or route.name.rsplit(".", 1)[-1] in exempt:
+            return None
+        if not limiter.try_acquire():
+            return raw(refusal, status=429, content_type="application/json",
+                       headers={"Retry-After": "1"})
+        request.ctx.in_flight_slot = _Slot(limiter)
+        if on_change is not None:
+            on_change(+1)
+        return None
+
+    @app.on_response(priority=900)
+    async def _release(request, response):
+        slot = getattr(request.ctx, "in_flight_slot", None)
+        if slot is not None:
+            slot.release()
+
+    return limiter
