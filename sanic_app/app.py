@@ -1,0 +1,102 @@
+"""create_app(settings, specs): routes, listeners and the one error handler.
+
+Listeners: the main process starts the embedded backend when some model needs a backend
+and none was given (and passes its address to the workers through the environment); each
+worker builds its model registry (gRPC channels included) in ``before_server_start``.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from sanic import Sanic
+from sanic.exceptions import SanicException
+from sanic.handlers import ErrorHandler
+from sanic.response import raw
+
+from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
+from sanic_app.errors import error_body, from_exception
+from sanic_app.http.tfserving import bp as tfserving_bp
+from sanic_app.registry import ModelRegistry
+from sanic_app.spec import ModelConfig, load_specs
+
+APP_NAME = "tfsgw"
+
+
+class JsonErrorHandler(ErrorHandler):
+    """Every error, ours or Sanic's (404 route, 413 body, 405), as TF Serving's {"error": ...}."""
+
+    def default(self, request, exception):
+        if isinstance(exception, SanicException):
+            status = getattr(exception, "status_code", 500) or 500
+            message = str(exception) or type(exception).__name__
+        else:
+            err = from_exception(exception)
+            status, message = err.status, err.message
+            if status >= 500 and err.code == "INTERNAL":
+                self.log(request, exception)
+        return raw(error_body(message), status=status, content_type="application/json")
+
+
+def needs_embedded_backend(settings: Settings, specs: dict[str, ModelConfig]) -> bool:
+    if settings.target:
+        return False
+    return settings.passthrough or any(s.target is None for s in specs.values())
+
+
+def default_target(settings: Settings) -> str | None:
+    return settings.target or os.environ.get(EMBEDDED_TARGET_ENV) or None
+
+
+def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str = APP_NAME) -> Sanic:
+    app = Sanic(name, error_handler=JsonErrorHandler())
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+    app.ctx.specs = specs
+    app.blueprint(tfserving_bp)
+
+    @app.main_process_start
+    async def start_embedded_backend(app):
+        if needs_embedded_backend(settings, specs) and not os.environ.get(EMBEDDED_TARGET_ENV):
+            from sanic_app.localserve.process import LocalServe
+
+            backend = LocalServe()
+            backend.start()
+            app.ctx.embedded_backend = backend
+            os.environ[EMBEDDED_TARGET_ENV] = backend.target
+
+    @app.main_process_stop
+    async def stop_embedded_backend(app):
+        backend = getattr(app.ctx, "embedded_backend", None)
+        if backend is not None:
+            backend.stop()
+            os.environ.pop(EMBEDDED_TARGET_ENV, None)
+
+    @app.before_server_start
+    async def start_worker(app):
+        try:
+            from fastpack import allocator  # the kernel engineer's per-worker tuning, if present
+        except ImportError:
+            allocator = None
+        if allocator is not None and hasattr(allocator, "tune_worker"):
+            allocator.tune_worker()
+        executor = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode") \
+            if settings.decode_threads else None
+        app.ctx.executor = executor
+        app.ctx.registry = ModelRegistry(settings, specs, default_target(settings), executor)
+
+    @app.after_server_stop
+    async def stop_worker(app):
+        registry = getattr(app.ctx, "registry", None)
+        if registry is not None:
+            await registry.close()
+        if getattr(app.ctx, "executor", None) is not None:
+            app.ctx.executor.shutdown(wait=False)
+
+    return app
+
+
+def build_app(settings: Settings) -> Sanic:
+    """The app factory each worker runs (specs are re-read; they were validated at start-up)."""
+    return create_app(settings, load_specs(settings.spec_paths))

@@ -1,0 +1,82 @@
+"""Command line and environment -> Settings.
+
+The parser is generated from ``Settings``' field metadata, so a new setting needs no edit here.
+Flags win over ``GATEWAY_*`` variables, which win over defaults; a bad value or an unknown
+``GATEWAY_*`` variable stops start-up with a message naming it.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+
+from sanic_app.config import EMBEDDED_TARGET_ENV, ENV_PREFIX, Settings, env_name
+from sanic_app.errors import ConfigError
+
+# Variables under our prefix that are not settings (set by the gateway itself).
+INTERNAL_ENV = {EMBEDDED_TARGET_ENV}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sanic_app",
+        description="REST gateway for TensorFlow Serving. Every flag can also be set as an "
+        f"environment variable {ENV_PREFIX}<NAME> (flags win).",
+    )
+    for f in dataclasses.fields(Settings):
+        meta = f.metadata
+        kwargs = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"{meta['help']} [{env_name(f)}]"}
+        if "switch" in meta:
+            kwargs["action"] = "store_const"
+            kwargs["const"] = meta["switch"]
+        elif meta.get("repeat"):
+            kwargs["action"] = "append"
+            kwargs["metavar"] = "PATH"
+        else:
+            kwargs["metavar"] = f.name.upper()
+        parser.add_argument(*meta["flags"], **kwargs)
+    return parser
+
+
+def _parse_value(f: dataclasses.Field, text: str, source: str):
+    try:
+        return f.metadata["parse"](text)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: invalid value {text!r} for {f.name}: {exc}") from None
+
+
+def from_env(environ: Mapping[str, str]) -> dict:
+    known = {env_name(f): f for f in dataclasses.fields(Settings)}
+    values = {}
+    for key, text in environ.items():
+        if not key.startswith(ENV_PREFIX) or key in INTERNAL_ENV:
+            continue
+        f = known.get(key)
+        if f is None:
+            raise ConfigError(f"unknown environment variable {key} (known: {', '.join(sorted(known))})")
+        values[f.name] = _parse_value(f, text, key)
+    return values
+
+
+def from_args(argv: Sequence[str] | None) -> dict:
+    namespace = build_parser().parse_args(argv)
+    values = {}
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    for name, raw in vars(namespace).items():
+        f = fields[name]
+        flag = f.metadata["flags"][0]
+        if f.metadata.get("repeat"):
+            values[name] = tuple(p for item in raw for p in _parse_value(f, item, flag))
+        elif isinstance(raw, str):
+            values[name] = _parse_value(f, raw, flag)
+        else:
+            values[name] = raw
+    return values
+
+
+def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from flags over env over defaults; raises ConfigError with a clear message."""
+    values = from_env(os.environ if environ is None else environ)
+    values.update(from_args(argv))
+    return Settings(**values)

@@ -1,0 +1,117 @@
+"""Settings: the one typed object every part of the gateway reads its configuration from.
+
+Each field declares its own CLI flag, environment variable (``GATEWAY_<FIELD>``) and parser in
+its metadata, so adding a setting is one entry here: ``cli.py`` builds the argument parser and
+the environment reader from this table. Precedence: CLI flag > environment > default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from sanic_app.errors import ConfigError
+
+ENV_PREFIX = "GATEWAY_"
+# Set by the main process for its workers when it started the embedded backend; not a user knob.
+EMBEDDED_TARGET_ENV = "GATEWAY_EMBEDDED_TARGET"
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false, yes/no), got {text!r}")
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(p for p in text.replace(";", ",").split(",") if p.strip())
+
+
+def _target(text: str) -> str:
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {text!r}")
+    return text.strip()
+
+
+def _opt(flags, help, parse=str, **extra):
+    """Field metadata: CLI flags, help text and the parser for env/CLI text."""
+    return {"flags": flags, "help": help, "parse": parse, **extra}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = field(default="127.0.0.1", metadata=_opt(("--host",), "interface to listen on"))
+    port: int = field(default=8000, metadata=_opt(("--port", "-p"), "HTTP port", int))
+    workers: int = field(default=1, metadata=_opt(("--workers", "-w"), "worker processes", int))
+    single_process: bool = field(
+        default=False,
+        metadata=_opt(("--single-process",), "serve in this process, no worker manager", _bool, switch=True),
+    )
+    spec_paths: tuple[str, ...] = field(
+        default=(),
+        metadata=_opt(("--spec", "-s"), "model spec file (repeatable); none: the embedded digits demo",
+                      _paths, repeat=True, env="GATEWAY_SPECS"),
+    )
+    target: str | None = field(
+        default=None,
+        metadata=_opt(("--target",), "host:port of TF Serving for pass-through models and specs "
+                      "without a target (default: start the embedded backend)", _target),
+    )
+    deadline_ms: int = field(
+        default=5000, metadata=_opt(("--deadline-ms",), "backend deadline when a spec gives none", int)
+    )
+    max_body_bytes: int = field(
+        default=64 * 1024 * 1024, metadata=_opt(("--max-body-bytes",), "largest request body", int)
+    )
+    max_batch: int = field(default=256, metadata=_opt(("--max-batch",), "most instances per request", int))
+    max_image_pixels: int = field(
+        default=40_000_000,
+        metadata=_opt(("--max-image-pixels",), "largest image (width*height) accepted, read from the header", int),
+    )
+    max_message_bytes: int = field(
+        default=256 * 1024 * 1024,
+        metadata=_opt(("--max-message-bytes",), "gRPC send/receive message limit", int),
+    )
+    decode_threads: int = field(
+        default=0,
+        metadata=_opt(("--decode-threads",), "thread pool for image decoding (0: decode inline)", int),
+    )
+    passthrough: bool = field(
+        default=True,
+        metadata=_opt(("--no-passthrough",), "refuse models without a spec instead of asking the "
+                      "backend's metadata", _bool, switch=False),
+    )
+    metadata_ttl_s: float = field(
+        default=60.0,
+        metadata=_opt(("--metadata-ttl-s",), "how long a worker caches pass-through metadata", float),
+    )
+
+    def __post_init__(self):
+        checks = [
+            (0 <= self.port < 65536, "port", "must be 0..65535"),
+            (self.workers >= 1, "workers", "must be >= 1"),
+            (self.deadline_ms > 0, "deadline_ms", "must be > 0"),
+            (self.max_body_bytes > 0, "max_body_bytes", "must be > 0"),
+            (self.max_batch >= 1, "max_batch", "must be >= 1"),
+            (self.max_image_pixels > 0, "max_image_pixels", "must be > 0"),
+            (self.max_message_bytes >= 4 * 1024 * 1024, "max_message_bytes", "must be >= 4 MiB"),
+            (0 <= self.decode_threads <= 64, "decode_threads", "must be 0..64"),
+            (self.metadata_ttl_s >= 0, "metadata_ttl_s", "must be >= 0"),
+        ]
+        for ok, name, why in checks:
+            if not ok:
+                raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
+
+    @property
+    def deadline_s(self) -> float:
+        return self.deadline_ms / 1000.0
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def env_name(f: dataclasses.Field) -> str:
+    return f.metadata.get("env") or ENV_PREFIX + f.name.upper()

@@ -1,0 +1,63 @@
+"""Per-worker model registry: model name -> the pipeline that serves it.
+
+Spec models get a pipeline each at worker start; other names go through pass-through
+(backend metadata) when a default target exists. Built in ``before_server_start``, so every
+gRPC channel belongs to the worker process that uses it.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Executor
+
+from sanic_app.config import Settings
+from sanic_app.errors import NotFound
+from sanic_app.passthrough import MetadataCache, no_backend
+from sanic_app.pipeline import ModelPipeline
+from sanic_app.spec import ModelConfig
+from sanic_app.upstream import Upstream, UpstreamPool
+
+
+class ModelRegistry:
+    def __init__(self, settings: Settings, specs: dict[str, ModelConfig], default_target: str | None,
+                 executor: Executor | None = None):
+        self.settings = settings
+        self.specs = specs
+        self.default_target = default_target
+        self.executor = executor
+        self.upstreams = UpstreamPool(settings.max_message_bytes)
+        self.metadata = MetadataCache(settings.metadata_ttl_s)
+        self.pipelines = {name: self._pipeline(cfg) for name, cfg in specs.items()}
+
+    def upstream_for(self, name: str) -> Upstream:
+        spec = self.specs.get(name)
+        if spec is not None and spec.target is not None:
+            return self.upstreams.get(spec.target.addresses)
+        if spec is None and not self.settings.passthrough:
+            raise NotFound(f"Servable not found for request: model {name!r} is not configured "
+                           f"(configured: {', '.join(self.specs) or 'none'})")
+        if self.default_target is None:
+            raise no_backend(name)
+        return self.upstreams.get((self.default_target,))
+
+    def deadline_for(self, name: str) -> float:
+        spec = self.specs.get(name)
+        if spec is not None and spec.target is not None and spec.target.deadline_ms:
+            return spec.target.deadline_ms / 1000.0
+        return self.settings.deadline_s
+
+    def _pipeline(self, config: ModelConfig) -> ModelPipeline:
+        return ModelPipeline(
+            config, self.upstream_for(config.name), deadline_s=self.settings.deadline_s,
+            max_batch=self.settings.max_batch, max_image_pixels=self.settings.max_image_pixels,
+            executor=self.executor)
+
+    async def pipeline(self, name: str, version=None, label=None, signature=None) -> ModelPipeline:
+        found = self.pipelines.get(name)
+        if found is not None:
+            return found
+        upstream = self.upstream_for(name)
+        config = await self.metadata.get(upstream, name, version, label, signature,
+                                         self.settings.deadline_s)
+        return self._pipeline(config)
+
+    async def close(self) -> None:
+        await self.upstreams.close()
