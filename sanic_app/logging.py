@@ -63,16 +63,16 @@ def current_request() -> Request | None:
 
 
 def _latency_ms(request: Request) -> float | None:
-    started = getattr(request.ctx, "started", None)
+    started = getattr(request.ctx, "received_at", None)
     return None if started is None else round((time.perf_counter() - started) * 1000.0, 3)
 
 
 def _timings_ms(request: Request) -> dict[str, float] | None:
-    """The pipeline's per-stage timings (seconds on ``request.ctx.timings``) in milliseconds."""
+    """The stages a prediction reached (seconds on ``request.ctx.timings``), in milliseconds."""
     timings = getattr(request.ctx, "timings", None)
-    if not timings:
+    if timings is None:
         return None
-    return {stage: round(seconds * 1000.0, 3) for stage, seconds in timings.items()}
+    return {stage: round(seconds * 1000.0, 3) for stage, seconds in timings.items() if seconds > 0.0}
 
 
 def request_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -95,9 +95,12 @@ def request_fields(record: logging.LogRecord) -> dict[str, Any]:
             timings = _timings_ms(request)
             if timings:
                 fields["timings_ms"] = timings
-            model = getattr(request.ctx, "model_name", None)
+            model = getattr(request.ctx, "model", None)
             if model:
                 fields["model"] = model
+            batch_size = getattr(getattr(request.ctx, "timings", None), "batch_size", None)
+            if batch_size:
+                fields["batch_size"] = batch_size
             fields["client"] = getattr(record, "host", None)
     return fields
 
@@ -199,7 +202,7 @@ def install(app) -> None:
 
     @app.on_request(priority=1000)
     async def _stamp_request(request: Request) -> None:
-        request.ctx.started = time.perf_counter()
+        request.ctx.received_at = time.perf_counter()
         request_id_of(request)
 
     @app.on_response(priority=1000)

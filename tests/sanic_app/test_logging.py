@@ -25,7 +25,7 @@ def _fake_request(request_id=None, header=None, timings=None, started=None):
     if timings is not None:
         ctx.timings = timings
     if started is not None:
-        ctx.started = started
+        ctx.received_at = started
     return SimpleNamespace(method="POST", path="/v1/models/digits:predict", headers=headers, ctx=ctx)
 
 
