@@ -75,12 +75,11 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
 
     @app.before_server_start
     async def start_worker(app):
-        try:
-            from fastpack import allocator  # the kernel engineer's per-worker tuning, if present
+        try:  # keep MB-sized request buffers on warm heap pages (no page faults per request)
+            from fastpack.allocator import tune_allocator
         except ImportError:
-            allocator = None
-        if allocator is not None and hasattr(allocator, "tune_worker"):
-            allocator.tune_worker()
+            tune_allocator = None
+        app.ctx.allocator = tune_allocator() if tune_allocator is not None else None
         executor = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode") \
             if settings.decode_threads else None
         app.ctx.executor = executor

@@ -122,6 +122,10 @@ def from_exception(exc: BaseException) -> GatewayError:
         return exc
     if isinstance(exc, grpc.RpcError):
         return from_grpc(exc)
+    if type(exc).__name__ == "LimitExceeded" and hasattr(exc, "status"):  # sanic_app.limits
+        err = InvalidArgument(getattr(exc, "message", str(exc)))
+        err.http_status = exc.status
+        return err
     try:
         import fastpack
     except ImportError:  # pragma: no cover - fastpack is a hard dependency

@@ -45,6 +45,10 @@ class StageTimings:
     def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in STAGES}
 
+    def items(self):
+        """(stage, seconds) pairs, so readers can treat it as a mapping."""
+        return self.as_dict().items()
+
     @property
     def total(self) -> float:
         return sum(getattr(self, name) for name in STAGES)
