@@ -17,6 +17,7 @@ from cpython.buffer cimport (
     PyBuffer_Release, PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.ref cimport Py_REFCNT
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint16_t, uint32_t, uint64_t, uint8_t
 from libc.string cimport memcpy
@@ -282,18 +283,24 @@ cdef class _Window:
 
 
 cdef int _write_through(object writer, object owner, char* start, Py_ssize_t length) except -1:
+    """Let a TensorWriter fill its payload slice of the fresh request bytes in place.
+
+    Memory safety rests on references, not on release(): whatever the writer keeps (the
+    memoryview, a slice, a numpy array on it) keeps the window and so the bytes alive. Keeping
+    anything is still a contract breach, reported as EncodeError where it can be seen.
+    """
     cdef _Window window = _Window.__new__(_Window)
-    window.owner = owner  # a view the writer keeps would keep the bytes alive, never dangle
+    window.owner = owner
     window.start = start
     window.length = length
     view = memoryview(window)
+    writer.write_into(view)
     try:
-        writer.write_into(view)
-    finally:
-        try:
-            view.release()
-        except BufferError:
-            raise EncodeError("TensorWriter kept a view of the request buffer") from None
+        view.release()
+    except BufferError:
+        raise EncodeError("TensorWriter kept a view of the request buffer") from None
+    if Py_REFCNT(window) > 1:  # a view derived from ours still holds the window
+        raise EncodeError("TensorWriter kept a view of the request buffer")
     return 0
 
 

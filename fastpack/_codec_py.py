@@ -436,9 +436,9 @@ def _build_tensor(data: bytes, fields: _TensorFields, max_bytes: int) -> np.ndar
     elif scalar_wire_type == _VARINT:
         values = _varints_as(raw, fields.datatype, dtype)
     else:
-        values = np.frombuffer(bytes(raw), dtype=dtype.newbyteorder("<")).astype(dtype)
         if len(raw) % dtype.itemsize:  # a lone real part of a complex number
             raise DecodeError("complex tensor has an odd number of parts")
+        values = np.frombuffer(bytes(raw), dtype=dtype.newbyteorder("<")).astype(dtype)
     return _fill(values, dtype, shape, count)
 
 
