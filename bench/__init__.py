@@ -1,0 +1,1 @@
+"""Benchmarks: the load runner (run_load.py), its scenarios, baselines and report."""

@@ -1,0 +1,238 @@
+"""Turn a run's results dict into results.json, report.md and a latency/throughput PNG.
+
+Kept apart from the runner so a saved results.json can be re-rendered
+(``python -m bench.report results.json``) after a change to the tables.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _f(value, fmt="{:.2f}", none="–"):
+    if value is None:
+        return none
+    try:
+        return fmt.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _errors(summary: dict) -> str:
+    errs = summary.get("errors") or {}
+    return ", ".join(f"{k}×{v}" for k, v in sorted(errs.items())) or "0"
+
+
+def _ratio(value, base):
+    if value is None or not base:
+        return None
+    return value / base
+
+
+def scenario_table(results: dict) -> list[str]:
+    lines = [
+        "| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | gateway CPU ms/req "
+        "| minor faults/req | RSS/worker MB | p99/p50 @½ max | gen. CPU |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, sc in results["scenarios"].items():
+        c = sc.get("closed")
+        if not c:
+            lines.append(f"| {name} | {sc.get('skipped', 'not run')} |" + " |" * 10)
+            continue
+        lat = c["latency_ms"]
+        half = sc.get("half_rate")
+        ratio = None
+        if half and half["latency_ms"]["p50"]:
+            ratio = half["latency_ms"]["p99"] / half["latency_ms"]["p50"]
+        rss = max(sc.get("rss_mb_per_worker") or [0]) or None
+        lines.append(
+            f"| {name} | {_f(c['rps'], '{:.0f}')} | {_f(lat['p50'])} | {_f(lat['p90'])} "
+            f"| {_f(lat['p99'])} | {_f(lat['max'], '{:.1f}')} | {_errors(c)} "
+            f"| {_f(c.get('cpu_ms_per_request'), '{:.3f}')} | {_f(c.get('minflt_per_request'), '{:.1f}')} "
+            f"| {_f(rss, '{:.0f}')} | {_f(ratio)} | {_f(c.get('generator_cpu_share'), '{:.0%}')} |")
+    return lines
+
+
+def baseline_table(results: dict) -> list[str]:
+    lines = [
+        "| scenario | gateway CPU ms/req | old design CPU ms/req (ratio) | pure-Python fastpack "
+        "(ratio) | bare Sanic (ratio) | direct gRPC client ms/call (ratio) | JPEG decode alone ms (ratio) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, sc in results["scenarios"].items():
+        c = sc.get("closed") or {}
+        mine = c.get("cpu_ms_per_request")
+        b = sc.get("baselines", {})
+
+        def cell(key, field="cpu_ms_per_request"):
+            entry = b.get(key)
+            if not entry:
+                return "–"
+            if entry.get("error"):
+                return "failed"
+            value = entry.get(field)
+            r = _ratio(mine, value)
+            return f"{_f(value, '{:.3f}')} ({_f(r, '{:.2f}×')})"
+
+        lines.append(f"| {name} | {_f(mine, '{:.3f}')} | {cell('old_design')} | {cell('purepy')} "
+                     f"| {cell('bare_sanic')} | {cell('direct_grpc', 'client_cpu_ms_per_call')} "
+                     f"| {cell('decode_floor', 'cpu_ms')} |")
+    return lines
+
+
+def baseline_detail_table(results: dict) -> list[str]:
+    lines = ["| scenario | baseline | req/s | p50 ms | p99 ms | errors | CPU ms/req | RSS/worker MB |",
+             "|---|---|---:|---:|---:|---|---:|---:|"]
+    for name, sc in results["scenarios"].items():
+        for key, entry in sc.get("baselines", {}).items():
+            if key == "decode_floor" or not entry:
+                continue
+            if entry.get("error"):
+                lines.append(f"| {name} | {key} | failed: {entry['error'][:80]} | | | | | |")
+                continue
+            if key == "direct_grpc":
+                lat = entry.get("latency_ms", {})
+                lines.append(f"| {name} | {key} | {_f(entry.get('calls_per_s'), '{:.0f}')} "
+                             f"| {_f(lat.get('p50'))} | {_f(lat.get('p99'))} "
+                             f"| {sum((entry.get('errors') or {}).values())} "
+                             f"| {_f(entry.get('client_cpu_ms_per_call'), '{:.3f}')} | – |")
+                continue
+            lat = entry.get("latency_ms", {})
+            rss = max(entry.get("rss_mb_per_worker") or [0]) or None
+            lines.append(f"| {name} | {key} | {_f(entry.get('rps'), '{:.0f}')} | {_f(lat.get('p50'))} "
+                         f"| {_f(lat.get('p99'))} | {_errors(entry)} "
+                         f"| {_f(entry.get('cpu_ms_per_request'), '{:.3f}')} | {_f(rss, '{:.0f}')} |")
+    return lines
+
+
+def stage_table(results: dict) -> list[str]:
+    from bench.gateway_metrics import STAGES
+
+    lines = ["| scenario | " + " | ".join(STAGES) + " | sum of stages | request (gateway) |",
+             "|---|" + "---:|" * (len(STAGES) + 2)]
+    for name, sc in results["scenarios"].items():
+        stages = ((sc.get("closed") or {}).get("stages") or {})
+        if not stages.get("stages"):
+            lines.append(f"| {name} | " + " | ".join("–" for _ in STAGES) + " | – | – |")
+            continue
+        row = [stages["stages"].get(s, {}).get("ms_per_request") for s in STAGES]
+        total = sum(v for v in row if v)
+        lines.append(f"| {name} | " + " | ".join(_f(v, "{:.3f}") for v in row)
+                     + f" | {_f(total, '{:.3f}')} | {_f(stages.get('request_ms_mean'), '{:.3f}')} |")
+    return lines
+
+
+def target_table(results: dict) -> list[str]:
+    lines = ["| target | measured | limit | met |", "|---|---:|---:|---|"]
+    for t in results.get("targets", []):
+        met = {True: "yes", False: "**no**", None: "not measured"}[t.get("ok")]
+        lines.append(f"| {t['name']} | {_f(t.get('value'), '{:.3f}')} | {t['limit']} | {met} |")
+    return lines
+
+
+def profile_lines(results: dict) -> list[str]:
+    out = []
+    for name, prof in (results.get("profiles") or {}).items():
+        if prof.get("error"):
+            out.append(f"- {name}: profiling failed: {prof['error']}")
+            continue
+        out.append(f"- **{name}**: [all workers flamegraph]({prof.get('svg')}) · "
+                   f"[speedscope]({prof.get('speedscope')}) · per worker: " + ", ".join(
+                       f"[{w['pid']}]({w['svg']})" for w in prof.get("workers", [])))
+        top = [t for t in prof.get("top", []) if t["function"] not in ("all",)][:12]
+        if top:
+            out.append("")
+            out.append("  | function | inclusive | self |")
+            out.append("  |---|---:|---:|")
+            out += [f"  | `{t['function']}` | {t['inclusive']:.1%} | {t['self']:.1%} |" for t in top]
+            out.append("")
+    return out
+
+
+def markdown(results: dict) -> str:
+    meta = results.get("meta", {})
+    parts = [
+        "# Load test report", "",
+        f"- machine: {meta.get('machine', '?')}",
+        f"- command: `{meta.get('command', '?')}`",
+        f"- started {meta.get('started', '?')}, took {_f(meta.get('elapsed_s'), '{:.0f}')} s; "
+        f"load average before/after: {meta.get('loadavg_before', '?')} / {meta.get('loadavg_after', '?')}",
+        f"- gateway: {meta.get('gateway_workers', '?')} workers, fastpack extensions: "
+        f"{meta.get('using_extension', '?')}; backend: {meta.get('backend', '?')}",
+        f"- closed loop at {meta.get('concurrency', '?')} connections for {meta.get('duration_s', '?')} s "
+        f"after {meta.get('warmup_s', '?')} s warm-up; open loop at {meta.get('rates', '?')} of that "
+        "throughput, latency from the intended send time.",
+        "", "## Targets", "", *target_table(results),
+        "", "## Gateway", "", *scenario_table(results),
+        "", "## Per-stage breakdown (gateway's own timings, ms per request)", "", *stage_table(results),
+        "", "## Baselines (CPU per request; ratio = gateway ÷ baseline)", "", *baseline_table(results),
+        "", *baseline_detail_table(results),
+    ]
+    if results.get("plot"):
+        parts += ["", f"![latency against throughput]({results['plot']})"]
+    if results.get("profiles"):
+        parts += ["", "## Profiles (py-spy)", "", *profile_lines(results)]
+    if results.get("notes"):
+        parts += ["", "## Notes", "", *[f"- {n}" for n in results["notes"]]]
+    return "\n".join(parts) + "\n"
+
+
+def plot(results: dict, path: Path) -> bool:
+    """p50 and p99 against achieved throughput, one panel per scenario; False without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = [n for n, sc in results["scenarios"].items() if sc.get("closed")]
+    if not names:
+        return False
+    cols = min(3, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        sc = results["scenarios"][name]
+        points = sorted(sc.get("open", []), key=lambda r: r["rps"])
+        for key, style in (("p50", "o-"), ("p99", "s--")):
+            xs = [p["rps"] for p in points if p["latency_ms"][key] is not None]
+            ys = [p["latency_ms"][key] for p in points if p["latency_ms"][key] is not None]
+            if xs:
+                ax.plot(xs, ys, style, label=f"open loop {key}")
+        c = sc["closed"]
+        ax.plot([c["rps"]], [c["latency_ms"]["p50"]], "k^", label="closed loop p50")
+        ax.plot([c["rps"]], [c["latency_ms"]["p99"]], "kv", label="closed loop p99")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("requests/s")
+        ax.set_ylabel("latency ms")
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def write(results: dict, out_dir: Path) -> dict[str, Path]:
+    """results.json, latency.png (when matplotlib is there) and report.md in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / "latency.png"
+    if plot(results, png):
+        results["plot"] = png.name
+    paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
+    paths["json"].write_text(json.dumps(results, indent=1, default=str))
+    paths["markdown"].write_text(markdown(results))
+    if results.get("plot"):
+        paths["png"] = png
+    return paths
+
+
+if __name__ == "__main__":
+    src = Path(sys.argv[1])
+    written = write(json.loads(src.read_text()), src.parent)
+    print("\n".join(str(p) for p in written.values()))
