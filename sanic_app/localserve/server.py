@@ -62,7 +62,7 @@ def _generic_handlers(handlers_by_path):
 
 
 def build_sync_server(service: BackendService, address: str, delay_ms: float = 0,
-                      max_workers: int = 16):
+                      max_workers: int = 32):
     """A grpc.server with a thread pool; returns (server, bound port)."""
 
     def wrap(path, body):
