@@ -274,11 +274,12 @@ class ModelPipeline:
         timings.unpack += t4 - t3
 
         shaped = {name: self._postprocess(name, arr) for name, arr in outputs.items()}
+        nonfinite = any(_has_nonfinite(v) for v in shaped.values())  # before rows multiply objects
         body = self._answer(shaped, call)
         t5 = _now()
         timings.postprocess += t5 - t4
 
-        data = serialize(body)
+        data = serialize(body, nonfinite)
         timings.serialize += _now() - t5
         return data
 
@@ -352,9 +353,9 @@ def _has_nonfinite(obj) -> bool:
     return False
 
 
-def serialize(body: dict) -> bytes:
+def serialize(body: dict, nonfinite: bool | None = None) -> bytes:
     """orjson (numpy arrays natively); NaN/Infinity are written as TF Serving writes them
     (bare NaN, Infinity, -Infinity literals), which needs the slow encoder only then."""
-    if _has_nonfinite(body):
+    if nonfinite if nonfinite is not None else _has_nonfinite(body):
         return json.dumps(body, default=_default, allow_nan=True, separators=(",", ":")).encode()
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_default)

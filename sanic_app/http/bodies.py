@@ -10,6 +10,7 @@ import json
 
 import orjson
 
+from sanic_app import limits
 from sanic_app.errors import InvalidArgument
 from sanic_app.pipeline import PredictCall, is_b64
 
@@ -17,6 +18,7 @@ _NONFINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float(
 
 
 def parse_json(body: bytes):
+    limits.check_json_depth(body, limits.current())  # before any parser recurses into it
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as first:
@@ -46,6 +48,7 @@ def call_from_json(body: bytes, model: str, version, label) -> PredictCall:
         if not isinstance(instances, list) or not instances:
             raise InvalidArgument("'instances' must be a non-empty JSON array")
         call.batch_size = len(instances)
+        limits.check_batch(call.batch_size, limits.current(), "instances")
         if isinstance(instances[0], dict) and not is_b64(instances[0]):
             call.values = _columns(instances)
         else:
@@ -58,6 +61,7 @@ def call_from_json(body: bytes, model: str, version, label) -> PredictCall:
             call.values = dict(inputs)
         else:
             call.values = {None: inputs}
+    limits.check_inputs(len(call.values), limits.current())
     return call
 
 
@@ -96,11 +100,12 @@ def call_from_multipart(form, files, model: str, version, label) -> PredictCall:
         values[name] = [parse_json(text.encode()) for text in items]
     if not values:
         raise InvalidArgument("multipart body has no parts; send one part per input name")
+    limits.check_inputs(len(values), limits.current())
     sizes = {len(v) for v in values.values()}
     if len(sizes) != 1:
         raise InvalidArgument("every input needs the same number of parts (one per instance), got "
                               + ", ".join(f"{n}: {len(v)}" for n, v in values.items()))
-    signature = form.get("signature_name") if "signature_name" in form else None
+    signature = form["signature_name"][0] if form.get("signature_name") else None
     return PredictCall(model=model, values=values, row=True, version=version, label=label,
                        signature_name=signature, batch_size=sizes.pop())
 
