@@ -15,7 +15,8 @@ from sanic.handlers import ErrorHandler
 from sanic.response import raw
 
 from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
-from sanic_app.errors import error_body, from_exception
+from sanic_app import operations
+from sanic_app.errors import UpstreamError, error_body, from_exception
 from sanic_app.http.tfserving import bp as tfserving_bp
 from sanic_app.registry import ModelRegistry
 from sanic_app.spec import ModelConfig, load_specs
@@ -35,7 +36,11 @@ class JsonErrorHandler(ErrorHandler):
             status, message = err.status, err.message
             if status >= 500 and err.code == "INTERNAL":
                 self.log(request, exception)
-        return raw(error_body(message), status=status, content_type="application/json")
+            if isinstance(err, UpstreamError):
+                operations.count_backend_error(request, err.code)
+        # Overload and an unavailable backend are transient: tell clients when to come back.
+        headers = {"Retry-After": "1"} if status in (429, 503) else None
+        return raw(error_body(message), status=status, content_type="application/json", headers=headers)
 
 
 def needs_embedded_backend(settings: Settings, specs: dict[str, ModelConfig]) -> bool:
@@ -55,6 +60,7 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
     app.ctx.settings = settings
     app.ctx.specs = specs
     app.blueprint(tfserving_bp)
+    operations.install(app, settings)  # metrics, /healthz, /readyz, limits, graceful shutdown
 
     @app.main_process_start
     async def start_embedded_backend(app):

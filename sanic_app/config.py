@@ -71,6 +71,27 @@ class Settings:
         default=40_000_000,
         metadata=_opt(("--max-image-pixels",), "largest image (width*height) accepted, read from the header", int),
     )
+    # --- operations (metrics, probes, limits, shutdown; see README "Metrics, health and limits")
+    max_json_depth: int = field(
+        default=32, metadata=_opt(("--max-json-depth",), "deepest nesting of arrays/objects in a JSON body", int)
+    )
+    max_inputs: int = field(default=32, metadata=_opt(("--max-inputs",), "most named inputs per request", int))
+    max_in_flight: int = field(
+        default=256,
+        metadata=_opt(("--max-in-flight",), "requests one worker handles at once; more get 429 at once", int),
+    )
+    graceful_shutdown_s: float = field(
+        default=15.0,
+        metadata=_opt(("--graceful-shutdown-s",), "on SIGTERM, how long in-flight requests may finish", float),
+    )
+    ready_ttl_s: float = field(
+        default=1.0, metadata=_opt(("--ready-ttl-s",), "how long a worker caches its /readyz answer", float)
+    )
+    metrics_dir: str | None = field(
+        default=None,
+        metadata=_opt(("--metrics-dir",), "directory for the workers' metric files (emptied at start; "
+                      "default: PROMETHEUS_MULTIPROC_DIR, else a temporary one)"),
+    )
     max_message_bytes: int = field(
         default=256 * 1024 * 1024,
         metadata=_opt(("--max-message-bytes",), "gRPC send/receive message limit", int),
@@ -100,6 +121,11 @@ class Settings:
             (self.max_message_bytes >= 4 * 1024 * 1024, "max_message_bytes", "must be >= 4 MiB"),
             (0 <= self.decode_threads <= 64, "decode_threads", "must be 0..64"),
             (self.metadata_ttl_s >= 0, "metadata_ttl_s", "must be >= 0"),
+            (self.max_json_depth >= 1, "max_json_depth", "must be >= 1"),
+            (self.max_inputs >= 1, "max_inputs", "must be >= 1"),
+            (self.max_in_flight >= 1, "max_in_flight", "must be >= 1"),
+            (self.graceful_shutdown_s >= 0, "graceful_shutdown_s", "must be >= 0"),
+            (self.ready_ttl_s >= 0, "ready_ttl_s", "must be >= 0"),
         ]
         for ok, name, why in checks:
             if not ok:

@@ -47,7 +47,10 @@ def decode_image(data: bytes, image: ImageSpec, *, max_pixels: int, where: str =
             pixels = np.asarray(img)
     except (PayloadTooLarge, InvalidArgument):
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard (MAX_IMAGE_PIXELS = our limit, see limits.apply_pillow_limit).
+        raise PayloadTooLarge(f"{prefix}image too large: {exc}") from None
+    except UnidentifiedImageError as exc:
         raise InvalidArgument(f"{prefix}not a decodable image ({exc})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated, corrupt, bad header
         raise InvalidArgument(f"{prefix}not a decodable image ({type(exc).__name__}: {exc})") from None

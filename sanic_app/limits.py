@@ -13,16 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sanic_app.errors import InvalidArgument
+
 
 @dataclass(frozen=True)
 class Limits:
     """Configurable limits; the defaults are safe for a public endpoint on a small box."""
 
     # Whole request body. 413 from Sanic before the body is read.
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = 64 * 1024 * 1024
     # One image's width * height, read from its header before decoding (decompression bombs).
-    # 25 MP covers phone photos; decoded RGB that is 75 MB.
-    max_image_pixels: int = 25_000_000
+    # 40 MP covers phone and DSLR photos; decoded RGB that is 120 MB.
+    max_image_pixels: int = 40_000_000
     # Leading dimension of any input (number of images / instances) in one request.
     max_batch: int = 256
     # Nesting of arrays and objects in a JSON body; a rank-4 "instances" tensor needs ~6.
@@ -38,14 +40,29 @@ class Limits:
                 raise ValueError(f"limit {name} must be a positive integer, got {value!r}")
 
 
-class LimitExceeded(ValueError):
-    """A request broke a limit. ``status`` is the HTTP status to answer with."""
+class LimitExceeded(InvalidArgument):
+    """A request broke a limit; ``status`` is the HTTP status (413, or 400 for JSON depth).
+
+    A GatewayError, so the app's one error handler answers it as {"error": message}.
+    """
 
     def __init__(self, message: str, status: int = 413, limit: str = ""):
         super().__init__(message)
-        self.message = message
-        self.status = status
+        self.http_status = status
         self.limit = limit
+
+
+_configured = Limits()
+
+
+def configure(limits: Limits) -> None:
+    """Set this process's limits (each worker, from Settings, at start)."""
+    global _configured
+    _configured = limits
+
+
+def current() -> Limits:
+    return _configured
 
 
 def check_batch(size: int, limits: Limits, what: str = "batch") -> None:
@@ -239,3 +256,15 @@ def install_in_flight_limit(app, limit: int, exempt=EXEMPT_ROUTES, on_change=Non
             slot.release()
 
     return limiter
+
+
+def from_settings(settings) -> Limits:
+    """The Limits a Settings object asks for."""
+    return Limits(
+        max_body_bytes=settings.max_body_bytes,
+        max_image_pixels=settings.max_image_pixels,
+        max_batch=settings.max_batch,
+        max_json_depth=settings.max_json_depth,
+        max_inputs=settings.max_inputs,
+        max_in_flight=settings.max_in_flight,
+    )

@@ -92,6 +92,7 @@ class GatewayMetrics:
         # Our own registry: the samples live in the mmap files, and a scrape reads those
         # through MultiProcessCollector, never through this registry.
         registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.registry = registry
         self.stage_seconds = Histogram(
             "gateway_stage_seconds", "Time spent in one pipeline stage.",
             ["model", "stage"], buckets=STAGE_BUCKETS, registry=registry,
@@ -187,12 +188,13 @@ def prune_dead_gauges(path: str | None = None) -> list[int]:
 
 def render() -> tuple[bytes, str]:
     """The merged exposition of every worker of this run, and its content type."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
     path = os.environ.get(DIR_ENV)
     if not path or not os.path.isdir(path):
-        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        # Not in multiprocess mode (no directory was prepared): this process's own values.
+        return generate_latest(get_metrics().registry), CONTENT_TYPE_LATEST
     prune_dead_gauges(path)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=path)

@@ -1,10 +1,10 @@
 """/metrics, and the middleware that records every answered request.
 
 The request middleware stamps the start time; the response middleware records the route
-(Sanic's route name, so label values are bounded by our routes), the model (only names the
-gateway serves, else ""), the status and the stage timings the pipeline left on
-``request.ctx.stages`` (a dict stage -> seconds). Recording happens after the handler, off the
-handler's own timing.
+(Sanic's route name, so label values are bounded by our routes), the model (``request.ctx.model``,
+which handlers set only once the model was found, else ""), the status and the stage timings
+the pipeline left on ``request.ctx.timings`` (a StageTimings; stages not reached stay 0 and
+are not observed).
 """
 from __future__ import annotations
 
@@ -28,10 +28,8 @@ def route_label(request) -> str:
 
 
 def model_label(request, known_models: Callable[[], object] | None = None) -> str:
-    model = getattr(request.ctx, "model_name", None)
-    if model is None:
-        model = (getattr(request, "match_info", None) or {}).get("model")
-    if not model:
+    model = getattr(request.ctx, "model", None)
+    if not model or not isinstance(model, str):
         return metrics.NO_MODEL
     if known_models is not None and model not in known_models():
         return metrics.NO_MODEL
@@ -65,5 +63,12 @@ def install(app, known_models: Callable[[], object] | None = None) -> None:
             model_label(request, known_models),
             response.status,
             time.perf_counter() - started,
-            getattr(request.ctx, "stages", None),
+            stage_seconds(request),
         )
+
+
+def stage_seconds(request) -> dict[str, float] | None:
+    timings = getattr(request.ctx, "timings", None)
+    if timings is None:
+        return None
+    return {stage: spent for stage, spent in timings.as_dict().items() if spent > 0.0}

@@ -1,0 +1,66 @@
+"""Wire the operational parts into the app: metrics, probes, limits, graceful shutdown.
+
+One call from create_app, so app.py stays about serving models. What runs where:
+  main process, before workers start: the per-run metrics directory (workers inherit it);
+  every worker: its limits, the in-flight limiter, /metrics, /healthz, /readyz;
+  worker stop: its in-flight gauge is dropped (channels are closed by the app's own
+  after_server_stop, which runs after Sanic has let in-flight requests finish).
+"""
+from __future__ import annotations
+
+from sanic_app import limits, metrics
+from sanic_app.http import health
+from sanic_app.http import metrics as http_metrics
+
+
+def _readiness(app) -> health.Readiness:
+    """This worker's Readiness, made on first probe from the model registry."""
+    readiness = getattr(app.ctx, "readiness", None)
+    if readiness is None:
+        settings = app.ctx.settings
+
+        def probes():
+            registry = app.ctx.registry
+            return [
+                health.ModelProbe(name, spec.version, registry.upstream_for(name))
+                for name, spec in registry.specs.items()
+            ]
+
+        readiness = health.Readiness(
+            probes, ttl_s=settings.ready_ttl_s, timeout_s=min(1.0, settings.deadline_s)
+        )
+        app.ctx.readiness = readiness
+    return readiness
+
+
+def _in_flight_changed(delta: int) -> None:
+    metrics.get_metrics().in_flight.inc(delta)
+
+
+def install(app, settings) -> None:
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    configured = limits.from_settings(settings)
+    limits.configure(configured)
+    limits.apply_pillow_limit(configured)
+
+    @app.main_process_start
+    async def _prepare_metrics_dir(app, _):
+        metrics.prepare_multiprocess_dir(settings.metrics_dir)
+
+    @app.before_server_start
+    async def _worker_metrics(app, _):
+        metrics.get_metrics()  # open this worker's metric files before the first request
+
+    @app.after_server_stop
+    async def _worker_gone(app, _):
+        metrics.worker_exiting()
+
+    http_metrics.install(app)
+    limits.install_in_flight_limit(app, settings.max_in_flight, on_change=_in_flight_changed)
+    health.add_routes(app, _readiness)
+
+
+def count_backend_error(request, code: str) -> None:
+    """gateway_backend_errors_total for a failed backend call that reached the client."""
+    metrics.get_metrics().backend_error(http_metrics.model_label(request), code)
