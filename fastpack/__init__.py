@@ -17,7 +17,10 @@ from fastpack.errors import DecodeError, EncodeError, FastpackError, PreprocessE
 
 # ---- image kernel (owned by the kernel engineer): ImageBatch, PreprocessParams, preprocess ----
 # USING_EXTENSION must end up true only when every compiled module is live.
-USING_EXTENSION = USING_CODEC_EXTENSION
+from fastpack._kernel import USING_KERNEL_EXTENSION, ImageBatch, preprocess
+from fastpack.imageparams import PreprocessParams
+
+USING_EXTENSION = USING_CODEC_EXTENSION and USING_KERNEL_EXTENSION
 # ---- end image kernel ----
 
 __all__ = [
@@ -32,4 +35,7 @@ __all__ = [
     "decode_predict_response",
     "decode_tensor",
     "dtypes",
+    "ImageBatch",
+    "PreprocessParams",
+    "preprocess",
 ]
