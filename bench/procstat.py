@@ -117,3 +117,34 @@ def delta(before: dict[int, ProcSample], after: dict[int, ProcSample]) -> dict:
         "pids_after": sorted(after),
         "same_tree": sorted(before) == sorted(after),
     }
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on a TCP port (IPv4 and IPv6), from /proc/net/tcp*."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    return inodes
+
+
+def holds_socket(pid: int, inodes: set[str]) -> bool:
+    """Whether a process has one of these sockets open (the serving workers of a port do)."""
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return True
+    except OSError:
+        pass
+    return False

@@ -6,7 +6,6 @@ would see it: a TCP connect, or an HTTP status, on loopback.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -104,10 +103,15 @@ class Service:
         return self.log_path.read_bytes()[-nbytes:].decode("utf-8", "replace")
 
     def workers(self) -> list[int]:
-        """The processes doing the serving: descendants other than helpers, else the main one."""
+        """The processes doing the serving: descendants holding the listening socket.
+
+        That leaves out helpers (multiprocessing's resource tracker and manager); with no such
+        descendant (single-process mode) the main process is the worker.
+        """
         pids = procstat.tree(self.pid)[1:]
-        pids = [p for p in pids if "resource_tracker" not in procstat.cmdline(p)]
-        return pids or [self.pid]
+        inodes = procstat.listening_inodes(self.port)
+        serving = [p for p in pids if procstat.holds_socket(p, inodes)]
+        return serving or [self.pid]
 
     def stop(self, grace: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -159,14 +163,3 @@ def all_workers_answer(path: str, workers: int, attempts: int = 64) -> Callable[
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
-
-def run_async(coro):
-    loop = loadgen.new_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.close()
-
-
-__all__ = ["Service", "free_port", "bench_env", "tcp_ready", "http_get", "http_ok",
-           "all_workers_answer", "python_module", "run_async", "asyncio"]

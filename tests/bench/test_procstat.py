@@ -1,0 +1,61 @@
+"""bench/procstat.py reads real /proc counters of real processes."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from bench import procstat
+
+
+def _burn(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_cpu_and_faults_of_a_child_tree_over_a_window():
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time,sys\nsys.stdin.readline()\n"
+                              "end=time.process_time()+0.3\n"
+                              "while time.process_time()<end: pass\n"
+                              "b=bytearray(32*2**20)\nsys.stdin.readline()"],
+                             stdin=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        before = procstat.sample_tree(os.getpid())
+        assert child.pid in before
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        time.sleep(0.8)
+        after = procstat.sample_tree(os.getpid())
+        d = procstat.delta(before, after)
+        assert d["same_tree"]
+        assert 0.25 <= d["cpu_s"] < 1.0
+        assert d["minflt"] > 32 * 2**20 // procstat.PAGE_SIZE // 2  # touching 32 MiB faults
+        assert after[child.pid].rss_bytes > 32 * 2**20
+    finally:
+        child.stdin.write("done\n")
+        child.stdin.flush()
+        child.wait(5)
+
+
+def test_listening_socket_identifies_the_serving_process():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        inodes = procstat.listening_inodes(port)
+        assert inodes and procstat.holds_socket(os.getpid(), inodes)
+    assert not procstat.listening_inodes(port)
+
+
+def test_vanished_process_raises_lookup_error():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    try:
+        procstat.sample(child.pid)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError("a reaped pid must not have counters")

@@ -1,0 +1,62 @@
+"""Smoke test: bench/run_load.py end to end for a few seconds on the small-tensor scenario.
+
+Real processes throughout (null backend, 2-worker gateway, bare-Sanic and direct-gRPC
+baselines); checks the report's shape and that the figures are the kind of numbers they claim to
+be, not their values (timings belong to the bench, never to a unit test).
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_run_load_writes_a_report_with_every_section(tmp_path):
+    out = tmp_path / "report"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run_load.py"), "--scenarios", "tensor_f32x8",
+         "--duration", "1.5", "--warmup", "0.5", "--concurrency", "8", "--rates", "0.5",
+         "--baselines", "bare,grpc", "--out", str(out)],
+        capture_output=True, text=True, timeout=220, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+
+    sc = results["scenarios"]["tensor_f32x8"]
+    assert sc["probe"]["status"] == 200
+    closed = sc["closed"]
+    assert closed["requests"] > 50 and closed["rps"] > 0
+    assert closed["statuses"].get("200") == closed["requests"], closed["statuses"]
+    lat = closed["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert 0 < closed["cpu_ms_per_request"] < 100
+    assert closed["minflt_per_request"] >= 0 and closed["same_process_tree"]
+    assert 0 < closed["generator_cpu_share"] < 2
+    [half] = sc["open"]
+    assert half["fraction"] == 0.5 and sc["half_rate"] == half
+    assert 0.3 * closed["rps"] < half["rps"] < 0.7 * closed["rps"]
+    assert len(sc["rss_mb_per_worker"]) == 2 and all(v > 10 for v in sc["rss_mb_per_worker"])
+
+    bare, grpc = sc["baselines"]["bare_sanic"], sc["baselines"]["direct_grpc"]
+    assert bare["statuses"] == {"200": bare["requests"]} and bare["cpu_ms_per_request"] > 0
+    assert grpc["calls"] > 0 and not grpc["errors"] and grpc["client_cpu_ms_per_call"] > 0
+
+    targets = {t["name"]: t for t in results["targets"]}
+    ratio = targets["f32[1,8]: gateway CPU/req ÷ direct gRPC client CPU/call"]
+    assert ratio["value"] == pytest.approx(
+        closed["cpu_ms_per_request"] / grpc["client_cpu_ms_per_call"])
+    assert ratio["ok"] in (True, False)
+
+    md = (out / "report.md").read_text()
+    for heading in ("## Targets", "## Gateway", "## Per-stage breakdown", "## Baselines"):
+        assert heading in md
+    assert "| tensor_f32x8 |" in md
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
