@@ -119,7 +119,9 @@ setup(
         # `--profile` (also installed in the Docker image)
         "profile": ["pyinstrument>=4.6"],
         "savedmodel": ["tensorflow>=2.16"],
-        "bench": ["matplotlib>=3.8", "py-spy>=0.3.14"],
+        "bench": ["matplotlib>=3.8", "py-spy>=0.3.14",
+                  # the old design rebuilt as a baseline (gunicorn 26 dropped eventlet workers)
+                  "gunicorn==25.*", "eventlet>=0.36", "flask>=3.0", "tensorflow-serving-api==2.21.0"],
     },
     entry_points={"console_scripts": ["tfs-gateway=sanic_app.main:main"]},
     zip_safe=False,
