@@ -1,0 +1,133 @@
+"""The big one: a real TF SavedModel (a small Keras conv net saved here) served by the embedded
+backend with TensorFlow, behind a 2-worker gateway with a spec. The gateway's answer for a JPEG
+must equal the model's own output on the same image preprocessed independently, here, with
+TensorFlow, as the spec says (decode, bilinear resize, x * scale - mean / std)."""
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
+
+SIZE = 32
+SCALE = 1 / 127.5
+
+
+def photo(width: int, height: int, seed: int) -> np.ndarray:
+    """A smooth synthetic RGB picture (JPEG-friendly) with some texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = [128 + 100 * np.sin(x / (5 + 3 * c) + rng.uniform(0, 6)) * np.cos(y / (7 + c)) for c in range(3)]
+    pixels = np.stack(channels, axis=2) + rng.normal(0, 6, (height, width, 3))
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def jpeg(pixels: np.ndarray, **save) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=92, **save)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def saved_model(tf, tmp_path_factory):
+    """(base path, the served module) for a tiny conv net with fixed random weights."""
+    tf.keras.utils.set_random_seed(7)
+    net = tf.keras.Sequential([
+        tf.keras.Input((SIZE, SIZE, 3)),
+        tf.keras.layers.Conv2D(6, 3, activation="relu"),
+        tf.keras.layers.MaxPooling2D(),
+        tf.keras.layers.Conv2D(8, 3, activation="relu"),
+        tf.keras.layers.GlobalAveragePooling2D(),
+        tf.keras.layers.Dense(5),
+    ])
+
+    class Served(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        @tf.function(input_signature=[tf.TensorSpec([None, SIZE, SIZE, 3], tf.float32, name="image")])
+        def serve(self, image):
+            scores = self.net(image)
+            return {"scores": scores, "best": tf.argmax(scores, axis=-1)}
+
+    module = Served()
+    base = tmp_path_factory.mktemp("tiny_model")
+    tf.saved_model.save(module, str(base / "1"), signatures={"serving_default": module.serve})
+    return base, module  # the module itself: its tf.function holds it only weakly
+
+
+@pytest.fixture(scope="module")
+def gw(saved_model, localserve_factory, gateway_factory, tmp_path_factory):
+    base, _ = saved_model
+    with localserve_factory("--model_name", "tiny", "--model_base_path", str(base),
+                            startup_timeout=120) as backend:
+        spec = {
+            "model": {"name": "tiny", "signature_name": "serving_default"},
+            "target": {"addresses": [backend.target], "deadline_ms": 20000},
+            "inputs": {"image": {"kind": "image", "dtype": "float32", "shape": [-1, SIZE, SIZE, 3],
+                                 "image": {"height": SIZE, "width": SIZE, "color": "rgb",
+                                           "resize": "bilinear", "antialias": False, "layout": "NHWC",
+                                           "scale": SCALE, "mean": [1.0], "std": [1.0]}}},
+            "outputs": {"scores": {"postprocess": "raw"}},
+        }
+        spec_file = tmp_path_factory.mktemp("spec") / "tiny.json"
+        spec_file.write_text(json.dumps(spec))
+        with gateway_factory("--workers", "2", "-s", str(spec_file)) as gateway:
+            yield gateway
+
+
+def reference(tf, serve, pixels_list):
+    """The spec's preprocessing done independently with TensorFlow, then the model itself."""
+    batch = []
+    for pixels in pixels_list:
+        resized = tf.image.resize(pixels[None].astype(np.float32), (SIZE, SIZE), method="bilinear",
+                                  antialias=False)[0]
+        batch.append(resized.numpy() * np.float32(SCALE) - np.float32(1.0))
+    return serve(tf.constant(np.stack(batch)))["scores"].numpy()
+
+
+def decoded(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_gateway_equals_the_model_on_independently_preprocessed_jpegs(gw, tf, saved_model):
+    _, module = saved_model
+    # sizes below 2x the target, so both sides decode the JPEG at full scale
+    images = [jpeg(photo(48, 40, seed)) for seed in range(3)] + [jpeg(photo(20, 26, 9))]
+    r = gw.post("/v1/models/tiny:predict",
+                json={"instances": [{"b64": base64.b64encode(d).decode()} for d in images]})
+    assert r.status_code == 200, r.text
+    got = np.asarray(r.json()["predictions"], np.float32)
+    want = reference(tf, module.serve, [decoded(d) for d in images])
+    assert got.shape == (4, 5)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert np.abs(want).max() > 1e-3  # the comparison is not between two zero arrays
+
+
+def test_raw_jpeg_body_and_exif_orientation(gw, tf, saved_model):
+    _, module = saved_model
+    pixels = photo(40, 30, 4)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: viewers turn it 90 degrees clockwise
+    data = jpeg(pixels, exif=exif.tobytes())
+    r = gw.post("/v1/models/tiny:predict", content=data, headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 200, r.text
+    upright = np.rot90(decoded(data), k=-1)  # what the EXIF tag says the picture looks like
+    want = reference(tf, module.serve, [np.ascontiguousarray(upright)])
+    np.testing.assert_allclose(np.asarray(r.json()["predictions"], np.float32), want, rtol=1e-4, atol=1e-4)
+
+
+def test_metadata_comes_from_the_saved_model(gw):
+    meta = gw.get("/v1/models/tiny/metadata").json()
+    sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["inputs"]["image"]["dtype"] == "DT_FLOAT"
+    assert set(sig["outputs"]) == {"scores", "best"}
