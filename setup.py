@@ -111,6 +111,8 @@ setup(
             "tensorflow==2.21.0",
             "tensorflow-serving-api==2.21.0",
             "scikit-learn>=1.4",
+            # the published spec schema is checked against the shipped specs and spec.py
+            "jsonschema>=4.18",
             # run modes: the profile switch, the OpenAPI check and the Dockerfile lint
             "pyinstrument>=4.6",
             "openapi-spec-validator>=0.7",
