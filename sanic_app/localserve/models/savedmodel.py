@@ -51,9 +51,9 @@ class SavedModelServable(Servable):
     """Runs a SavedModel's signature functions eagerly and returns numpy outputs."""
 
     def __init__(self, name: str, base_path):
+        version, directory = latest_version_dir(base_path)  # fail fast, before TF loads
         import tensorflow as tf
 
-        version, directory = latest_version_dir(base_path)
         super().__init__(name, version)
         self._tf = tf
         self._loaded = tf.saved_model.load(str(directory), tags=[SERVE_TAG])
