@@ -73,14 +73,14 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise TensorParseError(f"unsupported dtype {proto.dtype}")
     shape = _shape_of(proto)
     count = int(np.prod(shape, dtype=np.int64))
+    content = proto.tensor_content  # each access copies the bytes: read it once
     if proto.dtype == T.DT_STRING:
-        if proto.tensor_content:
+        if content:
             raise TensorParseError("string tensors have no tensor_content form")
         values = np.empty(len(proto.string_val), dtype=object)
         values[:] = list(proto.string_val)
         return _fill(values, count, dtype).reshape(shape)
-    if proto.tensor_content:
-        content = proto.tensor_content
+    if content:
         if len(content) != count * dtype.itemsize:
             raise TensorParseError(
                 f"tensor_content holds {len(content)} bytes, shape needs {count * dtype.itemsize}")
