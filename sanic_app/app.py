@@ -15,7 +15,7 @@ from sanic.handlers import ErrorHandler
 from sanic.response import raw
 
 from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
-from sanic_app import operations
+from sanic_app import modes, operations
 from sanic_app.errors import UpstreamError, error_body, from_exception
 from sanic_app.http.tfserving import bp as tfserving_bp
 from sanic_app.registry import ModelRegistry
@@ -54,13 +54,14 @@ def default_target(settings: Settings) -> str | None:
 
 
 def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str = APP_NAME) -> Sanic:
-    app = Sanic(name, error_handler=JsonErrorHandler())
+    app = Sanic(name, error_handler=JsonErrorHandler(), log_config=modes.log_config(settings))
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
     app.ctx.specs = specs
     app.blueprint(tfserving_bp)
     operations.install(app, settings)  # metrics, /healthz, /readyz, limits, graceful shutdown
+    modes.install(app, settings)  # request ids + log lines, /openapi.json + docs, profiling
 
     @app.main_process_start
     async def start_embedded_backend(app):

@@ -56,6 +56,10 @@ def from_env(environ: Mapping[str, str]) -> dict:
         if f is None:
             raise ConfigError(f"unknown environment variable {key} (known: {', '.join(sorted(known))})")
         values[f.name] = _parse_value(f, text, key)
+    # Settings named outside our prefix (APP_ENV, the run mode operators already know).
+    for name, f in known.items():
+        if not name.startswith(ENV_PREFIX) and name in environ:
+            values[f.name] = _parse_value(f, environ[name], name)
     return values
 
 

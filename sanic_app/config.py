@@ -36,6 +36,18 @@ def _target(text: str) -> str:
     return text.strip()
 
 
+def _choice(*allowed: str):
+    """A parser accepting only the given words; the error lists them."""
+
+    def parse(text: str) -> str:
+        word = text.strip()
+        if word not in allowed:
+            raise ValueError(f"allowed: {', '.join(allowed)}")
+        return word
+
+    return parse
+
+
 def _opt(flags, help, parse=str, **extra):
     """Field metadata: CLI flags, help text and the parser for env/CLI text."""
     return {"flags": flags, "help": help, "parse": parse, **extra}
@@ -109,6 +121,38 @@ class Settings:
         default=60.0,
         metadata=_opt(("--metadata-ttl-s",), "how long a worker caches pass-through metadata", float),
     )
+    # --- run modes (sanic_app/modes.py) ---
+    env: str = field(
+        default="production",
+        metadata=_opt(("--env",), "run mode: production (JSON log lines, INFO) or development "
+                      "(readable lines, DEBUG)", _choice("production", "development"), env="APP_ENV"),
+    )
+    reload: bool = field(
+        default=False,
+        metadata=_opt(("--reload",), "restart the workers when a source file of the package changes "
+                      "(development only)", _bool, switch=True),
+    )
+    profile: bool = field(
+        default=False,
+        metadata=_opt(("--profile",), "profile prediction requests with pyinstrument (needs the "
+                      "'profile' extra)", _bool, switch=True),
+    )
+    profile_every: int = field(
+        default=1, metadata=_opt(("--profile-every",), "profile one prediction in N (per worker)", int)
+    )
+    profile_dir: str = field(
+        default="profiles", metadata=_opt(("--profile-dir",), "directory the profiles are written to")
+    )
+    profile_output: str = field(
+        default="request",
+        metadata=_opt(("--profile-output",), "request: one file per profiled request; aggregate: one "
+                      "merged file per worker", _choice("request", "aggregate")),
+    )
+    profile_format: str = field(
+        default="html",
+        metadata=_opt(("--profile-format",), "html (pyinstrument's page, opens offline) or speedscope "
+                      "(JSON for speedscope.app)", _choice("html", "speedscope")),
+    )
 
     def __post_init__(self):
         checks = [
@@ -126,10 +170,22 @@ class Settings:
             (self.max_in_flight >= 1, "max_in_flight", "must be >= 1"),
             (self.graceful_shutdown_s >= 0, "graceful_shutdown_s", "must be >= 0"),
             (self.ready_ttl_s >= 0, "ready_ttl_s", "must be >= 0"),
+            (not self.reload or self.env == "development", "reload",
+             "--reload (GATEWAY_RELOAD) is for development only: add --env development (APP_ENV=development)"),
+            (not self.reload or not self.single_process, "reload",
+             "--reload restarts worker processes, so it cannot be combined with --single-process"),
+            (self.profile_every >= 1, "profile_every", "--profile-every must be >= 1"),
         ]
         for ok, name, why in checks:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
+        if self.profile:  # at start-up, not at the first profiled request
+            from sanic_app.profiling import ProfilerUnavailable, require_pyinstrument
+
+            try:
+                require_pyinstrument()
+            except ProfilerUnavailable as exc:
+                raise ConfigError(str(exc)) from None
 
     @property
     def deadline_s(self) -> float:

@@ -7,6 +7,7 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
+from sanic_app import modes
 from sanic_app.app import build_app
 from sanic_app.cli import parse_settings
 from sanic_app.config import Settings
@@ -31,7 +32,7 @@ def run(settings: Settings) -> None:
     loader = AppLoader(factory=partial(build_app, settings))
     app = loader.load()
     app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
-                single_process=settings.single_process, motd=False, access_log=False)
+                single_process=settings.single_process, **modes.serve_options(settings))
     if settings.single_process:
         Sanic.serve_single(primary=app)
     else:

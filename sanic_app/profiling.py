@@ -188,7 +188,7 @@ def install(app, options: ProfileOptions) -> PredictionProfiler:
     app.register_middleware(profiler.on_response, "response", priority=1100)
 
     @app.after_server_stop
-    async def _flush_profiles(app, loop) -> None:
+    async def _flush_profiles(app) -> None:
         await profiler.drain()
 
     app.ctx.prediction_profiler = profiler

@@ -1,0 +1,66 @@
+"""Run modes wired into the app and the server: logging, the profile switch, the docs, reload.
+
+One call from create_app (``install``) and one from main (``serve_options``), so the app
+factory stays about serving models. The Settings fields these read (env, reload, profile*)
+are declared in config.py like every other setting.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sanic_app import logging as applog
+from sanic_app.http import docs
+
+log = logging.getLogger("sanic_app.modes")
+PACKAGE_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "fastpack")
+
+
+def log_config(settings) -> dict:
+    """What Sanic(log_config=...) takes: every process of the run logs in the same mode."""
+    logging.captureWarnings(True)  # warnings become log lines of the mode, not raw stderr text
+    return applog.log_config(settings.env)
+
+
+def describe(settings) -> str:
+    workers = "1 process" if settings.single_process else f"{settings.workers} worker(s)"
+    extras = [word for word, on in (("reload", settings.reload), ("profile", settings.profile)) if on]
+    return f"run mode {settings.env}, {workers}" + "".join(f", {word}" for word in extras)
+
+
+def install(app, settings) -> None:
+    """Request ids + access lines, /openapi.json and the docs page, and profiles when asked."""
+
+    @app.main_process_start
+    async def _log_run_mode(app):
+        log.info(describe(settings))
+
+    applog.install(app)
+    docs.add_routes(app)
+    if settings.profile:
+        from sanic_app import profiling
+
+        profiling.install(app, profile_options(settings))
+
+
+def profile_options(settings):
+    from sanic_app.profiling import ProfileOptions
+
+    return ProfileOptions(
+        every=settings.profile_every,
+        directory=settings.profile_dir,
+        output=settings.profile_output,
+        format=settings.profile_format,
+    )
+
+
+def serve_options(settings) -> dict:
+    """Keyword arguments for ``app.prepare`` that the run mode decides."""
+    options = {
+        "access_log": True,  # Sanic's access line is our structured access line (sanic_app.logging)
+        "motd": False,       # the banner is not a log line; the mode is logged instead
+        "auto_reload": settings.reload,
+    }
+    if settings.reload:
+        options["reload_dir"] = [str(d) for d in PACKAGE_DIRS if d.is_dir()]
+    return options
