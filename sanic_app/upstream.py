@@ -2,11 +2,15 @@
 
 Predict goes out as fastpack's bytes and comes back as bytes (no serializer on either side,
 so no protobuf objects on the hot path). Metadata and status, off the hot path, use our own
-wire-compatible protos. Several addresses are used round-robin.
+wire-compatible protos. Several addresses are spread by gRPC's round_robin policy; a call
+that could not reach any backend is retried once after a short backoff.
 """
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import itertools
+import random
 
 import grpc
 
@@ -24,7 +28,55 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.keepalive_timeout_ms", 20_000),
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.http2.max_pings_without_data", 0),
+        # Spread calls over every address of a target (an ipv4:a,b list or a DNS name's records);
+        # a replica that is down is skipped until it reconnects.
+        ("grpc.lb_policy_name", "round_robin"),
+        # Reconnect soon after a backend restarts: gRPC's default backoff grows to 120 s.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+        # Backends are addressed directly; an http_proxy in the environment must not reroute them.
+        ("grpc.enable_http_proxy", 0),
     ]
+
+
+def _ip_literal(host: str) -> int | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).version
+    except ValueError:
+        return None
+
+
+def channel_targets(addresses: tuple[str, ...]) -> list[str]:
+    """gRPC targets for a set of host:port addresses, as few channels as balancing allows.
+
+    IP literals of one family share one channel (``ipv4:a:p,b:q``) that gRPC's round_robin
+    spreads; a single host name becomes ``dns:///name:port`` (round_robin over its records).
+    Several host names get a channel each, used in turn by the Upstream.
+    """
+    hosts = [a.rsplit(":", 1)[0] for a in addresses]
+    families = {_ip_literal(h) for h in hosts}
+    if len(families) == 1 and None not in families:
+        if len(addresses) == 1:
+            return [addresses[0]]
+        return [f"ipv{families.pop()}:" + ",".join(addresses)]
+    return [a if _ip_literal(h) else f"dns:///{a}" for a, h in zip(addresses, hosts)]
+
+
+# One retry, and only for calls that never reached a backend (the connection failed), so a
+# Predict is never run twice; never after DEADLINE_EXCEEDED or any answer from TF Serving.
+RETRY_BACKOFF_S = 0.1
+_NOT_SENT_MARKERS = ("connections to all backends failing", "failed to connect")
+
+
+def never_sent(err: grpc.RpcError) -> bool:
+    try:
+        if err.code() != grpc.StatusCode.UNAVAILABLE:
+            return False
+        details = (err.details() or "").lower()
+    except Exception:
+        return False
+    return any(marker in details for marker in _NOT_SENT_MARKERS)
 
 
 def _identity(data: bytes) -> bytes:
@@ -36,8 +88,9 @@ class Upstream:
 
     def __init__(self, addresses: tuple[str, ...], *, max_message_bytes: int):
         self.addresses = tuple(addresses)
-        self._channels = [grpc.aio.insecure_channel(a, options=channel_options(max_message_bytes))
-                          for a in self.addresses]
+        self.targets = channel_targets(self.addresses)
+        self._channels = [grpc.aio.insecure_channel(t, options=channel_options(max_message_bytes))
+                          for t in self.targets]
         self._methods = [
             {
                 path: ch.unary_unary(path, request_serializer=None, response_deserializer=None)
@@ -49,11 +102,21 @@ class Upstream:
 
     async def call(self, path: str, request: bytes, timeout: float) -> bytes:
         """One raw unary call; grpc errors become UpstreamError with TF Serving's code."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         index = next(self._next)
         try:
             return await self._methods[index][path](request, timeout=timeout)
         except grpc.RpcError as err:
-            raise from_grpc(err, self.addresses[index]) from None
+            backoff = RETRY_BACKOFF_S * random.uniform(0.8, 1.2)
+            if not never_sent(err) or deadline - loop.time() < 2 * backoff:
+                raise from_grpc(err, ",".join(self.addresses)) from None
+        await asyncio.sleep(backoff)
+        index = next(self._next)
+        try:
+            return await self._methods[index][path](request, timeout=deadline - loop.time())
+        except grpc.RpcError as err:
+            raise from_grpc(err, ",".join(self.addresses)) from None
 
     async def predict(self, request: bytes, timeout: float) -> bytes:
         return await self.call(PREDICT, request, timeout)

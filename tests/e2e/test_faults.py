@@ -1,0 +1,133 @@
+"""Backend faults through a real gateway: outage and restart, deadlines, overload."""
+import concurrent.futures
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+from ops_support import GOOD_BODY, NULL_MODEL, Load, alive, metric_value, rss_bytes, worker_pids, write_spec
+
+from conftest import free_port
+
+PREDICT = "/v1/models/m:predict"
+
+
+@pytest.mark.slow
+def test_backend_killed_and_restarted_fails_fast_then_recovers(tmp_path, gateway_factory, localserve_factory):
+    port = free_port()
+    backend = localserve_factory("--null_model", NULL_MODEL, "--port", str(port)).start()
+    spec = write_spec(tmp_path)
+    try:
+        with gateway_factory("--workers", "2", "--spec", spec, "--target", f"127.0.0.1:{port}",
+                             "--no-passthrough") as gw:
+            pids = worker_pids(gw.process.pid)
+            assert len(pids) == 2
+            with Load(gw.url, PREDICT, threads=4) as load:
+                time.sleep(0.8)
+                killed_at = time.monotonic()
+                os.kill(backend.pid, signal.SIGKILL)
+                backend.stop()
+                time.sleep(1.5)
+                outage_probe = gw.get("/readyz")
+                restarted_at = time.monotonic()
+                backend = localserve_factory("--null_model", NULL_MODEL, "--port", str(port)).start()
+                ready_at = time.monotonic()
+                time.sleep(2.5)
+                end = time.monotonic()
+
+            before = [r for r in load.between(0, killed_at) if r[0] + r[2] < killed_at]
+            assert before and all(status == 200 for _, status, _ in before)
+            # Outage: after the in-flight calls drain, every answer is a quick 503.
+            outage = load.between(killed_at + 0.2, restarted_at)
+            assert len(outage) > 10
+            assert {status for _, status, _ in outage} == {503}, sorted({s for _, s, _ in outage})
+            assert max(seconds for _, _, seconds in outage) < 1.0
+            assert outage_probe.status_code == 503 and "m" in outage_probe.json()["error"]
+            # Recovery without restarting the gateway (reconnect backoff is capped at 1 s).
+            after = load.between(ready_at + 1.2, end)
+            assert after and all(status == 200 for _, status, _ in after)
+            assert -1 not in {status for _, status, _ in load.results}
+
+            failed = gw.post(PREDICT, content=GOOD_BODY)
+            assert failed.status_code == 200
+            assert worker_pids(gw.process.pid) == pids and all(alive(p) for p in pids)
+            scrape = gw.get("/metrics").text
+            assert metric_value(scrape, "gateway_backend_errors_total", model="m", code="UNAVAILABLE") >= len(outage)
+    finally:
+        backend.stop()
+
+
+@pytest.mark.slow
+def test_outage_answer_is_503_with_retry_after(tmp_path, gateway_factory):
+    spec = write_spec(tmp_path, addresses=[f"127.0.0.1:{free_port()}"])  # nobody listens there
+    with gateway_factory("--spec", spec, "--no-passthrough") as gw:
+        started = time.monotonic()
+        answer = gw.post(PREDICT, content=GOOD_BODY)
+        took = time.monotonic() - started
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert "backend unavailable" in answer.json()["error"]
+    assert took < 1.0  # one retry after ~0.1 s, never a wait for the deadline
+
+
+@pytest.mark.slow
+def test_slow_backend_gets_504_within_the_deadline(tmp_path, gateway_factory, localserve_factory):
+    with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "3000") as backend:
+        spec = write_spec(tmp_path, addresses=[backend.target], deadline_ms=300)
+        with gateway_factory("--spec", spec, "--no-passthrough") as gw:
+            timings = []
+            for _ in range(3):
+                started = time.monotonic()
+                answer = gw.post(PREDICT, content=GOOD_BODY)
+                timings.append(time.monotonic() - started)
+                assert answer.status_code == 504
+                assert "deadline" in answer.json()["error"].lower()
+            # Never retried after DEADLINE_EXCEEDED: 300 ms + a small margin, not 600.
+            assert max(timings) < 0.3 + 0.25, timings
+            assert min(timings) >= 0.29, timings
+            assert gw.get("/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_overload_is_refused_at_once_and_memory_stays_bounded(tmp_path, gateway_factory, localserve_factory):
+    limit, clients = 4, 32
+    with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "400") as backend:
+        spec = write_spec(tmp_path, addresses=[backend.target])
+        with gateway_factory("--workers", "1", "--spec", spec, "--no-passthrough",
+                             "--max-in-flight", str(limit)) as gw:
+            (worker,) = worker_pids(gw.process.pid)
+
+            sessions = [httpx.Client(base_url=gw.url, timeout=10) for _ in range(clients)]
+
+            def one(args):
+                client, barrier = args
+                client.get("/healthz")  # connect first, so all posts arrive together
+                barrier.wait(10)
+                started = time.monotonic()
+                answer = client.post(PREDICT, content=GOOD_BODY)
+                return answer, time.monotonic() - started
+
+            rss = []
+            with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+                for _ in range(3):
+                    barrier = threading.Barrier(clients)
+                    results = list(pool.map(one, [(c, barrier) for c in sessions]))
+                    rss.append(rss_bytes(worker))
+                    ok = [(a, t) for a, t in results if a.status_code == 200]
+                    refused = [(a, t) for a, t in results if a.status_code == 429]
+                    assert len(ok) + len(refused) == clients
+                    assert limit <= len(ok) <= 2 * limit, len(ok)  # 2x: slack for a noisy box
+                    assert all(t >= 0.39 for _, t in ok)
+                    # Refusals do not wait for the slow backend.
+                    assert sorted(t for _, t in refused)[len(refused) // 2] < 0.2
+                    sample = refused[0][0]
+                    assert sample.headers["retry-after"] == "1" and "overloaded" in sample.json()["error"]
+            for client in sessions:
+                client.close()
+            assert rss[-1] - rss[0] < 30 * 1024 * 1024, rss
+            # Probes and scrapes are never refused for load, and nothing is left in flight.
+            assert gw.get("/healthz").status_code == 200
+            assert metric_value(gw.get("/metrics").text, "gateway_in_flight") == 0
+            assert gw.post(PREDICT, content=GOOD_BODY).status_code == 200
