@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 PYSPY = "py-spy"
+# Leaf frames that are (almost always) an event loop or a poller thread waiting in epoll inside C
+# code: py-spy cannot see the wait without --native, so they are counted apart as "waiting".
+WAIT_LEAVES = ("Thread.run (threading.py", "_run_server_forever (sanic/server/runners.py",
+               "run_forever (asyncio/base_events.py", "select (selectors.py")
+OUR_CODE = ("sanic_app/", "fastpack/")
 
 
 def available() -> Optional[str]:
@@ -84,6 +89,44 @@ def top_functions(stacks: Counter, limit: int = 25) -> list[dict]:
             self_[stack[-1]] += n
     return [{"function": f, "inclusive": round(inclusive[f] / total, 4),
              "self": round(self_[f] / total, 4)} for f, _ in inclusive.most_common(limit)]
+
+
+def split_waiting(stacks: Counter) -> tuple[Counter, int]:
+    """(stacks doing work, samples whose leaf is a wait in C); see WAIT_LEAVES."""
+    busy: Counter = Counter()
+    waiting = 0
+    for stack, n in stacks.items():
+        if stack and stack[-1].startswith(WAIT_LEAVES):
+            waiting += n
+        else:
+            busy[stack] += n
+    return busy, waiting
+
+
+def _file(frame: str) -> str:
+    return frame.rsplit("(", 1)[-1].rstrip(")").split(":")[0] if "(" in frame else frame
+
+
+def by_package(stacks: Counter) -> list[dict]:
+    """Self samples by the top-level package of the leaf frame (sanic, grpc, PIL, logging...)."""
+    total = sum(stacks.values()) or 1
+    packages: Counter = Counter()
+    for stack, n in stacks.items():
+        f = _file(stack[-1]) if stack else "?"
+        packages[f.split("/")[0].removesuffix(".py")] += n
+    return [{"package": p, "self": round(n / total, 4)} for p, n in packages.most_common(15)]
+
+
+def our_functions(stacks: Counter, limit: int = 20) -> list[dict]:
+    """Our own functions (sanic_app/, fastpack/) by inclusive samples: what each step costs."""
+    total = sum(stacks.values()) or 1
+    inclusive: Counter = Counter()
+    for stack, n in stacks.items():
+        for frame in set(stack):
+            if _file(frame).startswith(OUR_CODE):
+                inclusive[frame] += n
+    return [{"function": f, "inclusive": round(n / total, 4)}
+            for f, n in inclusive.most_common(limit)]
 
 
 def write_speedscope(stacks: Counter, path: Path, name: str) -> None:
@@ -182,8 +225,11 @@ def render(raw_files: dict[int, Path], out_dir: Path, scenario: str) -> dict:
         svg, speedscope = out_dir / f"{scenario}-all.svg", out_dir / f"{scenario}-all.speedscope.json"
         write_flamegraph(merged, svg, f"{scenario}: all gateway workers")
         write_speedscope(merged, speedscope, f"{scenario} all workers")
-        result.update(samples=sum(merged.values()), svg=svg.name, speedscope=speedscope.name,
-                      top=top_functions(merged), by_module=by_module(merged))
+        busy, waiting = split_waiting(merged)
+        result.update(samples=sum(merged.values()), waiting_share=round(
+            waiting / sum(merged.values()), 4), svg=svg.name, speedscope=speedscope.name,
+            top=top_functions(busy), ours=our_functions(busy), by_package=by_package(busy),
+            by_module=by_module(busy))
     return result
 
 

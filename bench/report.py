@@ -141,13 +141,21 @@ def profile_lines(results: dict) -> list[str]:
         out.append(f"- **{name}**: [all workers flamegraph]({prof.get('svg')}) · "
                    f"[speedscope]({prof.get('speedscope')}) · per worker: " + ", ".join(
                        f"[{w['pid']}]({w['svg']})" for w in prof.get("workers", [])))
-        top = [t for t in prof.get("top", []) if t["function"] not in ("all",)][:12]
+        out.append(f"  {prof.get('samples', 0)} samples; {prof.get('waiting_share', 0):.0%} "
+                   "were waits in C (event loop / gRPC poller in epoll) and are left out below.")
+        top = sorted(prof.get("top", []), key=lambda t: -t["self"])[:10]
         if top:
-            out.append("")
-            out.append("  | function | inclusive | self |")
-            out.append("  |---|---:|---:|")
-            out += [f"  | `{t['function']}` | {t['inclusive']:.1%} | {t['self']:.1%} |" for t in top]
-            out.append("")
+            out += ["", "  | hottest functions (self) | self | inclusive |", "  |---|---:|---:|"]
+            out += [f"  | `{t['function']}` | {t['self']:.1%} | {t['inclusive']:.1%} |" for t in top]
+        ours = prof.get("ours", [])[:12]
+        if ours:
+            out += ["", "  | our code (inclusive) | share |", "  |---|---:|"]
+            out += [f"  | `{t['function']}` | {t['inclusive']:.1%} |" for t in ours]
+        packages = prof.get("by_package", [])[:10]
+        if packages:
+            out += ["", "  self by package: " + ", ".join(
+                f"{p['package']} {p['self']:.0%}" for p in packages)]
+        out.append("")
     return out
 
 
