@@ -7,6 +7,7 @@ are declared in config.py like every other setting.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from sanic_app import logging as applog
@@ -63,4 +64,7 @@ def serve_options(settings) -> dict:
     }
     if settings.reload:
         options["reload_dir"] = [str(d) for d in PACKAGE_DIRS if d.is_dir()]
+        # Sanic watches everything under those folders: bytecode written by the restarted
+        # workers would look like a change and restart them once more.
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     return options

@@ -191,9 +191,12 @@ def install(app, options: ProfileOptions) -> PredictionProfiler:
     async def _flush_profiles(app) -> None:
         await profiler.drain()
 
+    @app.before_server_start
+    async def _announce(app) -> None:
+        log.info(
+            "profiling one prediction in %d into %s (%s, %s)",
+            options.every, options.directory, options.output, options.format,
+        )
+
     app.ctx.prediction_profiler = profiler
-    log.info(
-        "profiling one prediction in %d into %s (%s, %s)",
-        options.every, options.directory, options.output, options.format,
-    )
     return profiler
