@@ -17,10 +17,11 @@ from cpython.buffer cimport (
     PyBuffer_Release, PyObject_GetBuffer,
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.ref cimport Py_REFCNT
+from cpython.ref cimport Py_INCREF, Py_REFCNT
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint16_t, uint32_t, uint64_t, uint8_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 from fastpack import _codec_py
 from fastpack._codec_py import MAX_DECODED_BYTES, ModelSpec
@@ -685,6 +686,7 @@ cdef object _build_tensor(object data_obj, _Chunks* chunks, int64_t* budget):
     cdef int wire_type, d
     cdef char* out
     cdef uint64_t v
+    cdef object dim_obj
     head.datatype = 0
     head.ndim = 0
     head.unknown_rank = False
@@ -709,7 +711,11 @@ cdef object _build_tensor(object data_obj, _Chunks* chunks, int64_t* budget):
     if count > budget[0] // itemsize:
         raise DecodeError("tensor is over the decoded-size limit")
     budget[0] -= count * itemsize
-    shape = tuple([head.dims[d] for d in range(head.ndim)])
+    shape = PyTuple_New(head.ndim)
+    for d in range(head.ndim):
+        dim_obj = head.dims[d]
+        Py_INCREF(dim_obj)
+        PyTuple_SET_ITEM(shape, d, dim_obj)
 
     if head.content_stop > head.content_start:
         return _from_content(data_obj, data, &head, dtype, shape, count, itemsize)
@@ -855,6 +861,24 @@ cdef int _merge_model_spec(const uint8_t* data, Py_ssize_t start, Py_ssize_t sto
     return 0
 
 
+# (wire bytes, ModelSpec) of the last model_spec decoded: replies from one model repeat it, and
+# reusing the immutable tuple saves its string decoding and construction on every call.
+cdef tuple _last_spec = (b"", _model_spec_new(ModelSpec, ("", None, None, "")))
+
+
+cdef object _model_spec(const uint8_t* d, Py_ssize_t start, Py_ssize_t stop):
+    global _last_spec
+    cdef bytes cached = _last_spec[0]
+    cdef Py_ssize_t n = stop - start
+    if n == PyBytes_GET_SIZE(cached) and memcmp(PyBytes_AS_STRING(cached), d + start, n) == 0:
+        return _last_spec[1]
+    spec = ["", None, None, ""]
+    _merge_model_spec(d, start, stop, spec)
+    result = _model_spec_new(ModelSpec, spec)
+    _last_spec = (PyBytes_FromStringAndSize(<const char*>d + start, n), result)
+    return result
+
+
 def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
     """({output name: array}, ModelSpec) from PredictResponse wire bytes."""
     cdef bytes raw = _as_bytes(data)
@@ -863,9 +887,9 @@ def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
     cdef _Field f, ef
     cdef _Chunks chunks
     cdef int64_t budget = max_bytes
-    cdef Py_ssize_t entry_start, entry_stop
+    cdef Py_ssize_t entry_start, entry_stop, spec_start = 0, spec_stop = 0
+    cdef int spec_count = 0
     entries = {}
-    spec = ["", None, None, ""]
     while r.pos < r.end:
         if _next_field(&r, &f) != 1 or f.wire_type != 2:
             continue
@@ -877,11 +901,21 @@ def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
                     name = _text(d, &ef)
             entries[name] = (f.start, f.stop)  # a repeated key replaces the earlier entry
         elif f.number == 2:
-            _merge_model_spec(d, f.start, f.stop, spec)
+            spec_count += 1
+            spec_start, spec_stop = f.start, f.stop
+    if spec_count <= 1:
+        model_spec = _model_spec(d, spec_start, spec_stop)
+    else:  # several occurrences merge in order; rare enough to skip the cache
+        spec = ["", None, None, ""]
+        r = _reader(d, 0, PyBytes_GET_SIZE(raw))
+        while r.pos < r.end:
+            if _next_field(&r, &f) == 1 and f.wire_type == 2 and f.number == 2:
+                _merge_model_spec(d, f.start, f.stop, spec)
+        model_spec = _model_spec_new(ModelSpec, spec)
     chunks.data = d
     chunks.in_entry = True
     for name, (entry_start, entry_stop) in entries.items():
         chunks.start = entry_start
         chunks.stop = entry_stop
         entries[name] = _build_tensor(raw, &chunks, &budget)
-    return entries, _model_spec_new(ModelSpec, spec)
+    return entries, model_spec
