@@ -1,7 +1,8 @@
 """create_app(settings, specs): routes, listeners and the one error handler.
 
 Listeners: the main process starts the embedded backend when some model needs a backend
-and none was given (and passes its address to the workers through the environment); each
+and none was given (and passes its address to the workers through the environment; with
+--single-process the serving process does it itself); each
 worker builds its model registry (gRPC channels included) in ``before_server_start``.
 """
 from __future__ import annotations
@@ -63,7 +64,12 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
     operations.install(app, settings)  # metrics, /healthz, /readyz, limits, graceful shutdown
     modes.install(app, settings)  # request ids + log lines, /openapi.json + docs, profiling
 
-    @app.main_process_start
+    # The embedded backend belongs to the main process; with --single-process there is no
+    # main-process event (Sanic skips it), so the one serving process owns it instead.
+    start_hook = app.before_server_start if settings.single_process else app.main_process_start
+    stop_hook = app.after_server_stop if settings.single_process else app.main_process_stop
+
+    @start_hook
     async def start_embedded_backend(app):
         if needs_embedded_backend(settings, specs) and not os.environ.get(EMBEDDED_TARGET_ENV):
             from sanic_app.localserve.process import LocalServe
@@ -73,7 +79,7 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
             app.ctx.embedded_backend = backend
             os.environ[EMBEDDED_TARGET_ENV] = backend.target
 
-    @app.main_process_stop
+    @stop_hook
     async def stop_embedded_backend(app):
         backend = getattr(app.ctx, "embedded_backend", None)
         if backend is not None:
