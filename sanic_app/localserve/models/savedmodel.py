@@ -6,10 +6,12 @@ validation come from the SavedModel's own MetaGraphDef (the `serve` tag set).
 """
 from pathlib import Path
 
+import grpc
 import numpy as np
 
 from sanic_app.protos import tensor_pb2
 
+from ..errors import ServingError
 from ..signatures import Servable, Signature, TensorSpec
 
 SERVE_TAG = "serve"
@@ -35,15 +37,67 @@ def _tensor_spec(info: tensor_pb2.TensorInfo) -> TensorSpec:
     return TensorSpec(info.name, info.dtype, shape)
 
 
-def read_signature_defs(saved_model_dir: Path) -> dict[str, bytes]:
-    """Serialized SignatureDefs of the `serve` MetaGraphDef, keyed by signature name."""
-    from tensorflow.core.protobuf import saved_model_pb2
+def _fields(data: memoryview):
+    """(field number, wire type, value) of one protobuf message; values of
+    length-delimited fields are memoryviews into `data` (no copies)."""
+    position, end = 0, len(data)
 
-    saved_model = saved_model_pb2.SavedModel()
-    saved_model.ParseFromString((saved_model_dir / "saved_model.pb").read_bytes())
-    for meta_graph in saved_model.meta_graphs:
-        if SERVE_TAG in meta_graph.meta_info_def.tags:
-            return {key: sig.SerializeToString() for key, sig in meta_graph.signature_def.items()}
+    def varint():
+        nonlocal position
+        value = shift = 0
+        while True:
+            if position >= end or shift > 63:
+                raise ValueError("truncated or overlong varint in saved_model.pb")
+            byte = data[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    while position < end:
+        key = varint()
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            yield number, wire_type, varint()
+        elif wire_type == 2:
+            length = varint()
+            if position + length > end:
+                raise ValueError("truncated field in saved_model.pb")
+            yield number, wire_type, data[position:position + length]
+            position += length
+        elif wire_type in (1, 5):
+            position += 8 if wire_type == 1 else 4
+        else:
+            raise ValueError(f"unsupported wire type {wire_type} in saved_model.pb")
+
+
+# Field numbers in TensorFlow's saved_model.proto / meta_graph.proto.
+_SAVED_MODEL_META_GRAPHS = 2
+_META_GRAPH_INFO, _META_GRAPH_SIGNATURES = 1, 5
+_META_INFO_TAGS = 4
+
+
+def read_signature_defs(saved_model_dir: Path) -> dict[str, bytes]:
+    """Serialized SignatureDefs of the `serve` MetaGraphDef, keyed by signature name.
+
+    Walks saved_model.pb's wire format for the few fields needed (SavedModel.meta_graphs,
+    MetaGraphDef.meta_info_def.tags and .signature_def), so reading metadata needs neither
+    TensorFlow's internal proto modules nor a parse of the (possibly large) graph.
+    """
+    data = memoryview((saved_model_dir / "saved_model.pb").read_bytes())
+    for number, _, meta_graph in _fields(data):
+        if number != _SAVED_MODEL_META_GRAPHS:
+            continue
+        tags, signatures = set(), {}
+        for field, _, value in _fields(meta_graph):
+            if field == _META_GRAPH_INFO:
+                tags |= {bytes(v).decode() for f, _, v in _fields(value) if f == _META_INFO_TAGS}
+            elif field == _META_GRAPH_SIGNATURES:
+                entry = {f: v for f, _, v in _fields(value)}
+                signatures[bytes(entry.get(1, b"")).decode()] = bytes(entry.get(2, b""))
+        if SERVE_TAG in tags:
+            return signatures
     raise ValueError(f"{saved_model_dir} has no MetaGraphDef tagged {SERVE_TAG!r}")
 
 
@@ -74,5 +128,9 @@ class SavedModelServable(Servable):
     def run(self, signature_name, inputs, output_aliases):
         tf = self._tf
         feeds = {alias: tf.constant(array) for alias, array in inputs.items()}
-        results = self._functions[signature_name](**feeds)
+        try:
+            results = self._functions[signature_name](**feeds)
+        except (tf.errors.InvalidArgumentError, TypeError, ValueError) as error:
+            # TF Serving passes the graph's complaint on as INVALID_ARGUMENT.
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
         return {alias: np.asarray(results[alias].numpy()) for alias in output_aliases}

@@ -101,3 +101,21 @@ def test_wrong_dtype_is_rejected_before_tensorflow_runs(official, backend, stubs
 def test_a_base_path_without_versions_fails_clearly(tmp_path):
     with pytest.raises(LocalServeError, match="no versions found under base path"):
         LocalServe("--model_base_path", str(tmp_path), startup_timeout=60).start()
+
+
+def test_signature_defs_read_from_the_wire_match_tensorflows_parse(exported):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from sanic_app.localserve.models.savedmodel import read_signature_defs
+
+    directory = exported[0] / "2"
+    ours = read_signature_defs(directory)
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((directory / "saved_model.pb").read_bytes())
+    (meta_graph,) = saved_model.meta_graphs
+    theirs = {key: sig.SerializeToString() for key, sig in meta_graph.signature_def.items()}
+    assert set(ours) == set(theirs) and "serving_default" in ours
+    for key, raw in ours.items():
+        parsed = type(meta_graph.signature_def[key])()
+        parsed.ParseFromString(raw)
+        assert parsed == meta_graph.signature_def[key]
