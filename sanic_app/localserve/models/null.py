@@ -99,9 +99,10 @@ class NullModel(Servable):
             shape = tuple(batch if (i == 0 and d == -1) else (1 if d == -1 else d)
                           for i, d in enumerate(spec.shape or ()))
             key = (alias, shape)
-            if key not in self._cache:
+            value = self._cache.get(key)  # one lookup: other RPC threads may clear the cache
+            if value is None:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
-                self._cache[key] = fixed_output(alias, spec.datatype, shape)
-            results[alias] = self._cache[key]
+                value = self._cache[key] = fixed_output(alias, spec.datatype, shape)
+            results[alias] = value
         return results
