@@ -192,3 +192,17 @@ def test_image_errors_name_the_instance():
         run(pipeline, PredictCall("m", {None: [{"b64": "@@"}]}, batch_size=1))
     with pytest.raises(PayloadTooLarge, match="pixels"):
         run(pipeline, PredictCall("m", {None: [png(np.zeros((200, 200), np.uint8))]}, batch_size=1))
+
+
+def test_decoding_on_a_thread_pool_gives_the_same_tensor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pixels = np.array([[0, 10], [20, 30]], np.uint8)
+    inline, inline_upstream = make(IMAGE_SPEC)
+    run(inline, PredictCall("m", {None: [png(pixels)]}, batch_size=1))
+    with ThreadPoolExecutor(2) as pool:
+        pooled, pooled_upstream = make(IMAGE_SPEC, executor=pool)
+        run(pooled, PredictCall("m", {None: [png(pixels)]}, batch_size=1))
+        with pytest.raises(InvalidArgument, match="not a decodable image"):
+            run(pooled, PredictCall("m", {None: [b"nope"]}, batch_size=1))
+    assert pooled_upstream.requests[0].inputs["img"] == inline_upstream.requests[0].inputs["img"]
