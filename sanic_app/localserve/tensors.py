@@ -32,8 +32,11 @@ _VARINT_FIELDS = {
 _FIXED_NAMES = {T.DT_FLOAT: "float_val", T.DT_DOUBLE: "double_val",
                 T.DT_COMPLEX64: "scomplex_val", T.DT_COMPLEX128: "dcomplex_val"}
 
-# Refuse absurd declared sizes before allocating anything for them.
+# Refuse absurd declared sizes before allocating anything for them. tensor_content is
+# bounded by the message size; a few *_val values can declare a huge shape to be filled,
+# so filling is bounded separately.
 MAX_ELEMENTS = 1 << 31
+MAX_FILL_BYTES = 256 << 20
 
 
 class TensorParseError(ValueError):
@@ -60,6 +63,8 @@ def _fill(values: np.ndarray, count: int, dtype: np.dtype) -> np.ndarray:
         raise TensorParseError(f"{len(values)} values for {count} elements")
     if len(values) == count:
         return values.astype(dtype, copy=False)
+    if count * dtype.itemsize > MAX_FILL_BYTES:
+        raise TensorParseError(f"{len(values)} values would be repeated to fill {count} elements")
     out = np.empty(count, dtype=dtype)
     out[: len(values)] = values
     out[len(values):] = values[-1] if len(values) else dtype.type(0) if dtype.kind != "O" else b""

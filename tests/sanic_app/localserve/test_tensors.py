@@ -82,11 +82,12 @@ def _bad(**fields):
     _bad(float_val=[1, 2, 3]),                             # more values than elements
     _bad(dims=[-1]),                                       # negative dimension
     _bad(dims=[1 << 20, 1 << 20]),                         # absurd element count
+    _bad(dims=[1 << 30], float_val=[1.0]),                 # 4 GiB from one value
     _bad(dtype=tensor_pb2.DT_RESOURCE),                    # not a servable dtype
     _bad(dtype=tensor_pb2.DT_UINT8, int_val=[300]),        # out of range for uint8
     _bad(dtype=tensor_pb2.DT_STRING, tensor_content=b"ab"),
     _bad(dtype=tensor_pb2.DT_COMPLEX64, scomplex_val=[1.0]),
-], ids=["content-size", "too-many", "negative", "huge", "resource", "range", "string-content",
+], ids=["content-size", "too-many", "negative", "huge", "huge-fill", "resource", "range", "string-content",
         "half-complex"])
 def test_malformed_tensors_raise_parse_errors(proto):
     with pytest.raises(TensorParseError):
