@@ -209,3 +209,15 @@ def install(app) -> None:
     async def _echo_request_id(request: Request, response) -> None:
         if response is not None:
             response.headers[REQUEST_ID_HEADER] = request_id_of(request)
+
+
+def install_request_echo(app) -> None:
+    """Development only: a DEBUG line as each request arrives, before any work on it."""
+    echo = logging.getLogger("sanic_app.request")
+
+    @app.on_request(priority=999)
+    async def _echo_request(request: Request) -> None:
+        echo.debug(
+            "-> %s %s (%s, %d bytes)",
+            request.method, request.path, request.content_type or "no content type", len(request.body or b""),
+        )

@@ -32,11 +32,18 @@ def describe(settings) -> str:
 def install(app, settings) -> None:
     """Request ids + access lines, /openapi.json and the docs page, and profiles when asked."""
 
-    @app.main_process_start
     async def _log_run_mode(app):
         log.info(describe(settings))
 
+    # serve_single runs no main-process listeners: there the one worker says it
+    if settings.single_process:
+        app.before_server_start(_log_run_mode)
+    else:
+        app.main_process_start(_log_run_mode)
+
     applog.install(app)
+    if settings.env == "development":
+        applog.install_request_echo(app)
     docs.add_routes(app)
     if settings.profile:
         from sanic_app import profiling
