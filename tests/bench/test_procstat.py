@@ -19,7 +19,7 @@ def test_cpu_and_faults_of_a_child_tree_over_a_window():
                               "import time,sys\nsys.stdin.readline()\n"
                               "end=time.process_time()+0.3\n"
                               "while time.process_time()<end: pass\n"
-                              "b=bytearray(32*2**20)\nsys.stdin.readline()"],
+                              "b=b\"x\"*(32*2**20)\nsys.stdin.readline()"],
                              stdin=subprocess.PIPE, text=True)
     try:
         time.sleep(0.3)

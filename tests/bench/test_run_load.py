@@ -20,7 +20,7 @@ def test_run_load_writes_a_report_with_every_section(tmp_path):
     out = tmp_path / "report"
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run_load.py"), "--scenarios", "tensor_f32x8",
-         "--duration", "1.5", "--warmup", "0.5", "--concurrency", "8", "--rates", "0.5",
+         "--duration", "1.5", "--warmup", "0.5", "--concurrency", "8", "--rates", "0.5", "--repeat", "1",
          "--baselines", "bare,grpc", "--out", str(out)],
         capture_output=True, text=True, timeout=220, cwd=REPO)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -1,0 +1,67 @@
+"""Start what a load run compares: the backend, the gateway (with or without fastpack's
+extensions), the old design under gunicorn/eventlet, bare Sanic, and the direct-gRPC client.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.served_models import Models
+from bench.services import (Service, all_workers_answer, bench_env, free_port, http_ok,
+                            python_module)
+
+
+def start_backend(args, models: Models, logs: Path) -> Service:
+    port = free_port()
+    argv = python_module("sanic_app.localserve", "--port", str(port), *models.null_model_flags())
+    if args.backend_delay_ms:
+        argv += ["--delay_ms", str(args.backend_delay_ms)]
+    return Service("backend", argv, port, log_dir=logs).start(timeout=60)
+
+
+def start_gateway(args, models: Models, backend: str, logs: Path, name: str = "gateway",
+                  **env) -> Service:
+    port = free_port()
+    argv = python_module("sanic_app", "--workers", str(args.workers), "--port", str(port),
+                         "--host", "127.0.0.1", "--target", backend,
+                         "-s", str(models.image_spec), "-s", str(models.tiny_spec))
+    svc = Service(name, argv, port, env=bench_env(**env), log_dir=logs)
+    return svc.start(ready=http_ok("/healthz"), timeout=90)
+
+
+def start_old_design(args, models: Models, backend: str, logs: Path) -> Service:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "-k", "eventlet", "-w", str(args.workers),
+            "-b", f"127.0.0.1:{port}", "--worker-connections", "1000", "--timeout", "120",
+            "--log-level", "warning", "bench.baselines.old_design:app"]
+    env = bench_env(OLD_DESIGN_SPEC=str(models.image_spec), OLD_DESIGN_TARGET=backend,
+                    TF_CPP_MIN_LOG_LEVEL="2")
+    svc = Service("old_design", argv, port, env=env, log_dir=logs)
+    return svc.start(ready=all_workers_answer("/healthz", args.workers), timeout=180)
+
+
+def start_bare_sanic(args, logs: Path) -> Service:
+    port = free_port()
+    argv = python_module("sanic", "bench.baselines.bare_sanic:app", "--workers",
+                         str(args.workers), "--port", str(port), "--host", "127.0.0.1",
+                         "--no-access-logs")
+    return Service("bare_sanic", argv, port, log_dir=logs).start(ready=http_ok("/healthz"),
+                                                                timeout=60)
+
+
+def direct_grpc(args, models: Models, scenario, backend: str) -> dict:
+    """One window of the direct-gRPC client in its own process (its CPU is its own)."""
+    model, inputs = models.grpc_inputs(scenario)
+    argv = python_module("bench.baselines.direct_grpc", "--target", backend, "--model", model,
+                         "--signature", models.signature if scenario.model == "image"
+                         else "serving_default", "--concurrency", str(args.concurrency),
+                         "--warmup", str(args.warmup), "--duration", str(args.duration))
+    for flag in inputs:
+        argv += ["--input", flag]
+    done = subprocess.run(argv, env=bench_env(), capture_output=True, text=True,
+                          timeout=args.warmup + args.duration + 120)
+    if done.returncode != 0:
+        return {"error": (done.stderr or done.stdout)[-500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])

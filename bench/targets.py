@@ -1,0 +1,36 @@
+"""The issue's targets, checked against one run's results."""
+from __future__ import annotations
+
+
+def targets(results: dict) -> list[dict]:
+    out = []
+    scs = results["scenarios"]
+
+    def cpu(name):
+        return ((scs.get(name) or {}).get("closed") or {}).get("cpu_ms_per_request")
+
+    def base(name, key, field):
+        entry = ((scs.get(name) or {}).get("baselines") or {}).get(key) or {}
+        return entry.get(field)
+
+    def add(name, value, limit, cmp="<="):
+        ok = None if value is None else (value <= limit if cmp == "<=" else value < limit)
+        out.append({"name": name, "value": value, "limit": f"{cmp} {limit}", "ok": ok})
+
+    mine, old = cpu("jpeg_500x375"), base("jpeg_500x375", "old_design", "cpu_ms_per_request")
+    add("JPEG 500x375: gateway CPU/req ÷ old design's", mine / old if mine and old else None, 0.25)
+    floor = base("jpeg_500x375", "decode_floor", "cpu_ms")
+    add("JPEG 500x375: gateway CPU/req ÷ JPEG decode alone", mine / floor if mine and floor else None,
+        2.5)
+    mine_t, grpc_t = cpu("tensor_f32x8"), base("tensor_f32x8", "direct_grpc",
+                                                "client_cpu_ms_per_call")
+    add("f32[1,8]: gateway CPU/req ÷ direct gRPC client CPU/call",
+        mine_t / grpc_t if mine_t and grpc_t else None, 1.5)
+    rss = [v for sc in scs.values() for v in (sc.get("rss_mb_per_worker") or [])]
+    add("RSS per gateway worker after the run, MB (max)", max(rss) if rss else None, 150, "<")
+    for name, sc in scs.items():
+        half = sc.get("half_rate")
+        if half and half["latency_ms"]["p50"]:
+            add(f"{name}: p99 ÷ p50 at half max throughput",
+                half["latency_ms"]["p99"] / half["latency_ms"]["p50"], 3)
+    return out
