@@ -44,18 +44,30 @@ def probe(svc: Service, request: bytes) -> dict:
         loop.close()
 
 
+# Processes whose CPU is accounted apart in every window (the backend): name -> pid.
+ALSO_WATCHED: dict[str, int] = {}
+
+
 def measure(svc: Service, requests: list[bytes], args, *, rate: Optional[float] = None,
             with_metrics: bool = False, model: Optional[str] = None) -> dict:
-    """One load window against ``svc``: latency, throughput and the service's CPU per request."""
+    """One load window against ``svc``: latency, throughput and the service's CPU per request.
+
+    Also how busy the machine was meanwhile: the cores used by the service, the generator,
+    the watched processes (backend) and everything else ("other_cores": the noise).
+    """
     snaps: dict = {}
 
     async def start():
         if with_metrics:
             snaps["m0"] = await _fetch_metrics(svc)
+        snaps["w0"] = {k: procstat.sample_tree(pid) for k, pid in ALSO_WATCHED.items()}
+        snaps["busy0"] = procstat.machine_busy_s()
         snaps["p0"] = procstat.sample_tree(svc.pid)
 
     async def end():
         snaps["p1"] = procstat.sample_tree(svc.pid)
+        snaps["busy1"] = procstat.machine_busy_s()
+        snaps["w1"] = {k: procstat.sample_tree(pid) for k, pid in ALSO_WATCHED.items()}
         if with_metrics:
             snaps["m1"] = await _fetch_metrics(svc)
 
@@ -70,6 +82,18 @@ def measure(svc: Service, requests: list[bytes], args, *, rate: Optional[float] 
     out.update(cpu_s=d["cpu_s"], cpu_ms_per_request=1000.0 * d["cpu_s"] / n,
                cpu_cores=d["cpu_s"] / result.window_s, minflt_per_request=d["minflt"] / n,
                majflt=d["majflt"], same_process_tree=d["same_tree"])
+    window = result.window_s or 1.0
+    watched = {k: procstat.delta(snaps["w0"][k], snaps["w1"][k])["cpu_s"] / window
+               for k in ALSO_WATCHED}
+    busy = (snaps["busy1"] - snaps["busy0"]) / window
+    out["machine"] = {
+        "busy_cores": busy,
+        "service_cores": d["cpu_s"] / window,
+        "generator_cores": result.generator_cpu_s / window,
+        **{f"{k}_cores": v for k, v in watched.items()},
+        "other_cores": max(0.0, busy - d["cpu_s"] / window - result.generator_cpu_s / window
+                           - sum(watched.values())),
+    }
     if with_metrics and snaps.get("m0") is not None and snaps.get("m1") is not None:
         out["stages"] = gateway_metrics.breakdown(snaps["m0"], snaps["m1"], model)
     return out

@@ -148,3 +148,12 @@ def holds_socket(pid: int, inodes: set[str]) -> bool:
     except OSError:
         pass
     return False
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all CPUs have spent busy since boot (from the first line of /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+    values = [int(v) for v in fields[:8]]
+    return (sum(values) - values[3] - values[4]) / CLOCK_TICKS

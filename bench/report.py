@@ -33,13 +33,13 @@ def _ratio(value, base):
 def scenario_table(results: dict) -> list[str]:
     lines = [
         "| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | gateway CPU ms/req "
-        "| minor faults/req | RSS/worker MB | p99/p50 @½ max | gen. CPU |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| minor faults/req | RSS/worker MB | p99/p50 @½ max | gen. CPU | backend CPU | other load |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, sc in results["scenarios"].items():
         c = sc.get("closed")
         if not c:
-            lines.append(f"| {name} | {sc.get('skipped', 'not run')} |" + " |" * 10)
+            lines.append(f"| {name} | {sc.get('skipped', 'not run')} |" + " |" * 12)
             continue
         lat = c["latency_ms"]
         half = sc.get("half_rate")
@@ -47,11 +47,13 @@ def scenario_table(results: dict) -> list[str]:
         if half and half["latency_ms"]["p50"]:
             ratio = half["latency_ms"]["p99"] / half["latency_ms"]["p50"]
         rss = max(sc.get("rss_mb_per_worker") or [0]) or None
+        m = c.get("machine") or {}
         lines.append(
             f"| {name} | {_f(c['rps'], '{:.0f}')} | {_f(lat['p50'])} | {_f(lat['p90'])} "
             f"| {_f(lat['p99'])} | {_f(lat['max'], '{:.1f}')} | {_errors(c)} "
             f"| {_f(c.get('cpu_ms_per_request'), '{:.3f}')} | {_f(c.get('minflt_per_request'), '{:.1f}')} "
-            f"| {_f(rss, '{:.0f}')} | {_f(ratio)} | {_f(c.get('generator_cpu_share'), '{:.0%}')} |")
+            f"| {_f(rss, '{:.0f}')} | {_f(ratio)} | {_f(c.get('generator_cpu_share'), '{:.0%}')} "
+            f"| {_f(m.get('backend_cores'), '{:.0%}')} | {_f(m.get('other_cores'), '{:.0%}')} |")
     return lines
 
 
@@ -124,6 +126,30 @@ def stage_table(results: dict) -> list[str]:
     return lines
 
 
+def tail_table(results: dict) -> list[str]:
+    """Open loop at half the closed-loop throughput: client latency next to the gateway's own
+    stage histograms, to see which stage the p99 comes from (estimates from bucket counts)."""
+    from bench.gateway_metrics import STAGES
+
+    lines = ["| scenario | client p50 / p99 ms | gateway request p50 / p99 | "
+             + " | ".join(f"{s} p50 / p99" for s in STAGES) + " |",
+             "|---|---:|---:|" + "---:|" * len(STAGES)]
+    for name, sc in results["scenarios"].items():
+        half = sc.get("half_rate")
+        if not half:
+            continue
+        st = half.get("stages") or {}
+        cells = []
+        for stage in STAGES:
+            entry = (st.get("stages") or {}).get(stage)
+            cells.append(f"{_f(entry['p50_ms'])} / {_f(entry['p99_ms'])}" if entry else "–")
+        lat = half["latency_ms"]
+        lines.append(f"| {name} | {_f(lat['p50'])} / {_f(lat['p99'])} "
+                     f"| {_f(st.get('request_p50_ms'))} / {_f(st.get('request_p99_ms'))} | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
 def target_table(results: dict) -> list[str]:
     lines = ["| target | measured | limit | met |", "|---|---:|---:|---|"]
     for t in results.get("targets", []):
@@ -175,6 +201,8 @@ def markdown(results: dict) -> str:
         "", "## Targets", "", *target_table(results),
         "", "## Gateway", "", *scenario_table(results),
         "", "## Per-stage breakdown (gateway's own timings, ms per request)", "", *stage_table(results),
+        "", "## Where the tail comes from (open loop at ½ max; stage p50/p99 in ms, estimated from "
+            "the gateway's histogram buckets)", "", *tail_table(results),
         "", "## Baselines (CPU per request; ratio = gateway ÷ baseline)", "", *baseline_table(results),
         "", *baseline_detail_table(results),
     ]

@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `sanic_app` i
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import contenders, loadgen, profile, report, scenarios  # noqa: E402
+from bench import measure as measure_module  # noqa: E402
 from bench.measure import decode_floor, measure, median_run, probe, rss_mb, with_header  # noqa: E402
 from bench.served_models import Models  # noqa: E402
 from bench.services import REPO, Service  # noqa: E402
@@ -185,7 +186,8 @@ def run_scenario(name: str, services: dict[str, Service], models: Models, backen
     entry["open"] = []
     for frac in args.rate_fractions:
         rate = max(1.0, entry["closed"]["rps"] * frac)
-        point = measure(gateway, active["gateway"], args, rate=rate)
+        point = measure(gateway, active["gateway"], args, rate=rate, with_metrics=True,
+                        model=model)
         point["fraction"] = frac
         entry["open"].append(point)
         log(f"{name}: open loop {frac:.2f}x = {rate:.0f}/s: p50 {point['latency_ms']['p50']:.2f} "
@@ -262,6 +264,7 @@ def main(argv=None) -> int:
             backend = stack.enter_context(contenders.start_backend(args, models, logs))
             backend_addr = backend.address
             results["meta"]["backend"] = f"embedded null models (pid {backend.pid})"
+            measure_module.ALSO_WATCHED["backend"] = backend.pid
         models.write_specs(backend_addr)
         log(f"backend at {backend_addr}")
         services = start_contenders(args, models, backend_addr, logs, stack, results)

@@ -30,3 +30,25 @@ def test_breakdown_is_the_window_delta_for_one_model():
     assert abs(b["stages"]["backend"]["ms_per_call"] - 10.0) < 1e-9
     assert abs(b["request_ms_mean"] - 20.0) < 1e-9
     assert list(b["stages"]) == ["decode", "backend"]  # pipeline order, absent stages left out
+
+
+def test_quantile_interpolates_inside_the_bucket_that_holds_it():
+    buckets = {0.001: 50.0, 0.01: 90.0, 0.1: 100.0, float("inf"): 100.0}
+    assert gateway_metrics.quantile(buckets, 0.5) == 0.001
+    assert abs(gateway_metrics.quantile(buckets, 0.7) - 0.0055) < 1e-12
+    assert abs(gateway_metrics.quantile(buckets, 0.99) - 0.091) < 1e-12
+    assert gateway_metrics.quantile({0.1: 0.0, float("inf"): 0.0}, 0.5) is None
+
+
+def test_breakdown_estimates_stage_tails_from_bucket_deltas():
+    def scrape(fast, slow):
+        return gateway_metrics.parse(
+            "# TYPE gateway_stage_seconds histogram\n"
+            f'gateway_stage_seconds_bucket{{model="m",stage="backend",le="0.001"}} {fast}\n'
+            f'gateway_stage_seconds_bucket{{model="m",stage="backend",le="0.1"}} {fast + slow}\n'
+            f'gateway_stage_seconds_bucket{{model="m",stage="backend",le="+Inf"}} {fast + slow}\n'
+            f'gateway_stage_seconds_sum{{model="m",stage="backend"}} {fast * 0.0005 + slow * 0.05}\n'
+            f'gateway_stage_seconds_count{{model="m",stage="backend"}} {fast + slow}\n')
+    b = gateway_metrics.breakdown(scrape(1000, 0), scrape(1098, 2), "m")  # window: 98 fast, 2 slow
+    backend = b["stages"]["backend"]
+    assert backend["p50_ms"] < 1.0 < 10.0 < backend["p99_ms"] <= 100.0
