@@ -20,7 +20,6 @@ import os
 import re
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -105,9 +104,29 @@ def request_fields(record: logging.LogRecord) -> dict[str, Any]:
     return fields
 
 
+_SKIP_ON_ACCESS = _STANDARD_ATTRIBUTES | _SANIC_ACCESS_EXTRAS
+
+
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    skip = _STANDARD_ATTRIBUTES | (_SANIC_ACCESS_EXTRAS if record.name == ACCESS_LOGGER else set())
-    return {key: value for key, value in record.__dict__.items() if key not in skip}
+    attributes = record.__dict__
+    extra = attributes.keys() - (_SKIP_ON_ACCESS if record.name == ACCESS_LOGGER else _STANDARD_ATTRIBUTES)
+    return {key: attributes[key] for key in extra} if extra else {}
+
+
+class _UtcClock:
+    """ISO 8601 timestamps with milliseconds; the part up to the second is made once a second."""
+
+    __slots__ = ("second", "prefix")
+
+    def __init__(self):
+        self.second, self.prefix = -1, ""
+
+    def iso(self, created: float) -> str:
+        second = int(created)
+        if second != self.second:
+            self.second = second
+            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{int((created - second) * 1000):03d}Z"
 
 
 def _access_message(fields: dict[str, Any]) -> str:
@@ -117,15 +136,17 @@ def _access_message(fields: dict[str, Any]) -> str:
 class JsonLineFormatter(logging.Formatter):
     """One JSON object per record; values orjson cannot encode are written with str()."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = _UtcClock()
+
     def format(self, record: logging.LogRecord) -> str:
         fields = request_fields(record)
         message = record.getMessage()
         if record.name == ACCESS_LOGGER and not message:
             message = _access_message(fields)
         line: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "timestamp": self.clock.iso(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": message,

@@ -79,6 +79,26 @@ def test_aggregate_speedscope_merges_requests(tmp_path):
     assert profile["endValue"] - profile["startValue"] >= 0.040
 
 
+def test_aggregate_is_written_at_most_every_few_seconds_and_stays_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiling, "MAX_AGGREGATE_SAMPLES", 40)
+    profiler = PredictionProfiler(ProfileOptions(directory=str(tmp_path), output="aggregate"))
+    written = []
+    monkeypatch.setattr(profiler, "_write", lambda path, session: written.append(session))
+
+    async def main():
+        for i in range(4):
+            await _serve(profiler, _request(request_id=f"a{i}"))
+        await asyncio.sleep(0.05)
+        assert len(written) == 1  # the first right away, the rest wait for the interval...
+        await profiler.drain()
+        assert len(written) == 2  # ...or for shutdown
+
+    asyncio.run(main())
+    merged = written[-1]
+    assert merged.sample_count <= 40  # resampled to a coarser interval
+    assert merged.duration >= 4 * 0.015  # and still all four requests' time
+
+
 def test_concurrent_requests_are_profiled_apart(tmp_path):
     """Two overlapping requests in one event loop each get their own profile."""
     profiler = PredictionProfiler(ProfileOptions(directory=str(tmp_path)))
