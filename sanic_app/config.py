@@ -101,8 +101,8 @@ class Settings:
     )
     metrics_dir: str | None = field(
         default=None,
-        metadata=_opt(("--metrics-dir",), "directory for the workers' metric files (emptied at start; "
-                      "default: PROMETHEUS_MULTIPROC_DIR, else a temporary one)"),
+        metadata=_opt(("--metrics-dir",), "directory for the workers' metric files (emptied of them at start; "
+                      "default: a temporary one)"),
     )
     max_message_bytes: int = field(
         default=256 * 1024 * 1024,

@@ -131,3 +131,15 @@ def test_overload_is_refused_at_once_and_memory_stays_bounded(tmp_path, gateway_
             assert gw.get("/healthz").status_code == 200
             assert metric_value(gw.get("/metrics").text, "gateway_in_flight") == 0
             assert gw.post(PREDICT, content=GOOD_BODY).status_code == 200
+
+
+@pytest.mark.slow
+def test_clients_that_give_up_free_their_in_flight_slots(tmp_path, gateway_factory, localserve_factory):
+    with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "1000") as backend:
+        spec = write_spec(tmp_path, addresses=[backend.target])
+        with gateway_factory("--workers", "1", "--spec", spec, "--no-passthrough", "--max-in-flight", "2") as gw:
+            for _ in range(4):  # each one takes a slot, then hangs up
+                with pytest.raises(httpx.TimeoutException):
+                    httpx.post(gw.url + PREDICT, content=GOOD_BODY, timeout=0.2)
+            assert metric_value(gw.get("/metrics").text, "gateway_in_flight") == 0
+            assert [gw.post(PREDICT, content=GOOD_BODY).status_code for _ in range(2)] == [200, 200]

@@ -1,7 +1,9 @@
 """/metrics across 2 real workers shows exactly the requests that were made."""
 import base64
 import concurrent.futures
+import json
 import re
+import struct
 
 import httpx
 import pytest
@@ -20,11 +22,14 @@ GOOD_COUNT, BAD_COUNT, PROBES = 40, 6, 5
 def test_one_scrape_sums_both_workers_exactly(tmp_path, gateway_factory):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    (metrics_dir / "counter_1.db").write_bytes(b"left over from an old run")
+    # A previous run's worker that counted 1000 good requests: must not leak into this run.
+    stale = ["counter", "gateway_requests_total", {"route": "post_model", "model": "digits", "status": "200"}]
+    (metrics_dir / "tfsgw_1.keys").write_text(json.dumps([0, *stale, []]) + "\n")
+    (metrics_dir / "tfsgw_1.bin").write_bytes(struct.pack("<d", 1000.0))
     with gateway_factory("--workers", "2", "--metrics-dir", str(metrics_dir)) as gw:
         workers = worker_pids(gw.process.pid)
         assert len(workers) == 2
-        assert not (metrics_dir / "counter_1.db").exists()  # emptied at start
+        assert not (metrics_dir / "tfsgw_1.keys").exists()  # emptied at start
 
         def call(i):
             # A fresh connection each time, many at once, so both workers take some.
@@ -40,7 +45,7 @@ def test_one_scrape_sums_both_workers_exactly(tmp_path, gateway_factory):
         assert statuses == [200] * GOOD_COUNT + [400] * BAD_COUNT + [200] * PROBES
 
         served_by = {int(m.group(1)) for f in metrics_dir.iterdir()
-                     if (m := re.fullmatch(r"counter_(\d+)\.db", f.name))}
+                     if (m := re.fullmatch(r"tfsgw_(\d+)\.keys", f.name))}
         assert served_by == workers, "both workers must have answered for this test to mean anything"
 
         text = gw.get("/metrics").text

@@ -3,7 +3,6 @@ import multiprocessing
 import os
 
 import pytest
-from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
 from sanic_app import metrics
@@ -36,8 +35,6 @@ def _record(requests: int, errors: int, hold_in_flight: bool, ready, release) ->
 @pytest.fixture
 def metrics_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(metrics.DIR_ENV, str(tmp_path))
-    # The test process must stay in its own (in-memory) mode whatever the helpers switch.
-    monkeypatch.setattr(values, "ValueClass", values.ValueClass)
     return tmp_path
 
 
@@ -82,7 +79,7 @@ def test_scrape_sums_all_processes_exactly(metrics_dir):
 
 
 def test_prepare_empties_a_reused_directory(metrics_dir):
-    stale = metrics_dir / "counter_999999.db"
+    stale = metrics_dir / "tfsgw_999999.keys"
     stale.write_bytes(b"old run")
     keep = metrics_dir / "notes.txt"
     keep.write_text("not ours")
@@ -101,6 +98,39 @@ def test_prepare_without_a_path_makes_a_fresh_directory(metrics_dir, monkeypatch
         os.rmdir(path)
 
 
-def test_unknown_stage_is_refused():
+def test_unknown_stage_is_refused_and_ignored_in_bulk(tmp_path):
+    m = metrics.GatewayMetrics(str(tmp_path))
     with pytest.raises(ValueError, match="unknown stage"):
-        metrics.GatewayMetrics().observe_stage("m", "teleport", 0.1)
+        m.observe_stage("m", "teleport", 0.1)
+    m.observe_request("r", "m", 200, 0.1, {"teleport": 1.0, "decode": 0.5})
+    got = _samples(metrics.exposition(metrics.collect(str(tmp_path))))
+    assert got[("gateway_stage_seconds_count", (("model", "m"), ("stage", "decode")))] == 1
+    assert not any(dict(labels).get("stage") == "teleport" for _, labels in got)
+
+
+def test_bucket_edges_sums_and_label_escaping(tmp_path):
+    m = metrics.GatewayMetrics(str(tmp_path))
+    for value in (0.0001, 0.00010001, 0.5, 100.0):  # on an edge, just past it, mid, past all
+        m.observe_stage('we"ird\\model\n', "decode", value)
+    text = metrics.exposition(metrics.collect(str(tmp_path)))
+    got = _samples(text)
+    labels = (("model", 'we"ird\\model\n'), ("stage", "decode"))
+    bucket = lambda le: got[("gateway_stage_seconds_bucket", (("le", le),) + labels)]
+    assert bucket("0.0001") == 1
+    assert bucket("0.00025") == 2
+    assert bucket("0.5") == 3
+    assert bucket("10.0") == 3
+    assert bucket("+Inf") == 4
+    assert got[("gateway_stage_seconds_count", labels)] == 4
+    assert got[("gateway_stage_seconds_sum", labels)] == pytest.approx(100.50020001)
+    assert got[("gateway_in_flight", ())] == 0.0  # present even before any request
+
+
+def test_a_full_store_keeps_serving(tmp_path, monkeypatch):
+    monkeypatch.setattr(metrics, "CELLS", 40)
+    m = metrics.GatewayMetrics(str(tmp_path))
+    for i in range(10):  # 17 cells per histogram: only the first fits
+        m.observe_request("r", f"model{i}", 200, 0.01)
+    got = _samples(metrics.exposition(metrics.collect(str(tmp_path))))
+    assert got[("gateway_request_seconds_count", (("model", "model0"), ("route", "r")))] == 1
+    assert ("gateway_request_seconds_count", (("model", "model9"), ("route", "r"))) not in got
