@@ -45,13 +45,18 @@ class JsonErrorHandler(ErrorHandler):
 
 
 def needs_embedded_backend(settings: Settings, specs: dict[str, ModelConfig]) -> bool:
-    if settings.target:
-        return False
-    return settings.passthrough or any(s.target is None for s in specs.values())
+    """Only when some spec has no target and no --target is given."""
+    return not settings.target and any(s.target is None for s in specs.values())
 
 
-def default_target(settings: Settings) -> str | None:
-    return settings.target or os.environ.get(EMBEDDED_TARGET_ENV) or None
+def default_addresses(settings: Settings, specs: dict[str, ModelConfig]) -> tuple[str, ...] | None:
+    """Where specs without a target and pass-through models go: --target, else the embedded
+    backend, else the one backend every spec names (so pass-through reaches the same TF Serving)."""
+    target = settings.target or os.environ.get(EMBEDDED_TARGET_ENV)
+    if target:
+        return (target,)
+    named = {s.target.addresses for s in specs.values() if s.target is not None}
+    return named.pop() if len(named) == 1 else None
 
 
 def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str = APP_NAME) -> Sanic:
@@ -96,7 +101,7 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
         executor = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode") \
             if settings.decode_threads else None
         app.ctx.executor = executor
-        app.ctx.registry = ModelRegistry(settings, specs, default_target(settings), executor)
+        app.ctx.registry = ModelRegistry(settings, specs, default_addresses(settings, specs), executor)
 
     @app.after_server_stop
     async def stop_worker(app):

@@ -17,11 +17,11 @@ from sanic_app.upstream import Upstream, UpstreamPool
 
 
 class ModelRegistry:
-    def __init__(self, settings: Settings, specs: dict[str, ModelConfig], default_target: str | None,
-                 executor: Executor | None = None):
+    def __init__(self, settings: Settings, specs: dict[str, ModelConfig],
+                 default_addresses: tuple[str, ...] | None, executor: Executor | None = None):
         self.settings = settings
         self.specs = specs
-        self.default_target = default_target
+        self.default_addresses = default_addresses
         self.executor = executor
         self.upstreams = UpstreamPool(settings.max_message_bytes)
         self.metadata = MetadataCache(settings.metadata_ttl_s)
@@ -34,9 +34,9 @@ class ModelRegistry:
         if spec is None and not self.settings.passthrough:
             raise NotFound(f"Servable not found for request: model {name!r} is not configured "
                            f"(configured: {', '.join(self.specs) or 'none'})")
-        if self.default_target is None:
+        if self.default_addresses is None:
             raise no_backend(name)
-        return self.upstreams.get((self.default_target,))
+        return self.upstreams.get(self.default_addresses)
 
     def deadline_for(self, name: str) -> float:
         spec = self.specs.get(name)

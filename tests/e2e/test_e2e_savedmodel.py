@@ -131,3 +131,10 @@ def test_metadata_comes_from_the_saved_model(gw):
     sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
     assert sig["inputs"]["image"]["dtype"] == "DT_FLOAT"
     assert set(sig["outputs"]) == {"scores", "best"}
+
+
+def test_no_embedded_backend_when_every_spec_has_a_target(gw):
+    import subprocess
+
+    out = subprocess.run(["ps", "-o", "args=", "--ppid", str(gw.process.pid)], capture_output=True, text=True)
+    assert out.stdout.strip() and "sanic_app.localserve" not in out.stdout
