@@ -13,6 +13,7 @@ Every stage is timed into a ``StageTimings`` the HTTP layer hangs on ``request.c
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -132,9 +133,9 @@ def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
     want = spec.dtype
     kind = arr.dtype.kind
     allowed = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}.get(want.kind, "")
-    if kind not in allowed or arr.dtype == object:
-        got = {"U": "strings", "O": "mixed or non-numeric values", "f": "floating-point numbers",
-               "b": "booleans", "i": "integers", "u": "integers"}.get(kind, str(arr.dtype))
+    if kind not in allowed:
+        got = {"U": "strings", "S": "raw bytes", "O": "mixed or non-numeric values",
+               "f": "floating-point numbers", "b": "booleans", "i": "integers", "u": "integers"}.get(kind, str(arr.dtype))
         raise InvalidArgument(f"{where}: expected {want.name} values, got {got}")
     if want.kind in "iu" and arr.size:
         info = np.iinfo(want)
@@ -151,13 +152,10 @@ def bytes_array(value, where: str) -> np.ndarray:
             return v.encode("utf-8")
         return b64_bytes(v, where)
 
-    items = leaf(value)
     try:
-        arr = np.empty(np.shape(np.array(items, dtype=object)) if isinstance(items, list) else (), dtype=object)
-        arr[...] = np.array(items, dtype=object)
+        return np.array(leaf(value), dtype=object)
     except ValueError as exc:
         raise InvalidArgument(f"{where}: values do not form a regular tensor ({exc})") from None
-    return arr
 
 
 class ModelPipeline:
@@ -240,8 +238,6 @@ class ModelPipeline:
     async def predict(self, call: PredictCall, timings: StageTimings) -> bytes:
         start = _now()
         if self.executor is not None and any(s.kind == "image" for s in self.config.inputs.values()):
-            import asyncio
-
             tensors = await asyncio.get_running_loop().run_in_executor(self.executor, self.build_inputs, call)
         else:
             tensors = self.build_inputs(call)
