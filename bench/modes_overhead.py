@@ -49,13 +49,16 @@ def gateway_variants(n: int) -> dict[str, float]:
         variants = {
             "profile off": [],
             "profile every request (html)": ["--profile", "--profile-dir", out],
+            "profile every request (speedscope)": ["--profile", "--profile-format", "speedscope",
+                                                   "--profile-dir", out],
             "profile 1 in 10 (html)": ["--profile", "--profile-every", "10", "--profile-dir", out],
             "profile every request (aggregate)": ["--profile", "--profile-output", "aggregate",
                                                   "--profile-dir", out],
         }
         for name, flags in variants.items():
             with start_gateway("--single-process", *flags, env={"APP_ENV": "production"}) as gw:
-                medians[name] = statistics.median(time_predictions(gw, n))
+                spent = sorted(time_predictions(gw, n))
+                medians[name] = (statistics.median(spent), statistics.fmean(spent), spent[int(0.9 * n)])
     return medians
 
 
@@ -96,10 +99,11 @@ def main() -> None:
     import logging.config  # noqa: F401  (dictConfig)
 
     medians = gateway_variants(args.requests)
-    base = medians["profile off"]
+    base_median, base_mean, _ = medians["profile off"]
     print(f"sequential digits predictions, {args.requests} per variant, one process:")
-    for name, median in medians.items():
-        print(f"  {name:36s} median {median * 1000:7.2f} ms   x{median / base:5.2f}")
+    for name, (median, mean, p90) in medians.items():
+        print(f"  {name:36s} median {median * 1000:6.2f} ms x{median / base_median:5.2f}"
+              f"   mean {mean * 1000:6.2f} ms x{mean / base_mean:5.2f}   p90 {p90 * 1000:6.2f} ms")
     for env, micros in log_line_cost().items():
         print(f"  access line, {env:12s}             {micros:7.1f} us per line")
 
