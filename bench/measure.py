@@ -80,6 +80,7 @@ def measure(svc: Service, requests: list[bytes], args, *, rate: Optional[float] 
     # The /metrics scrapes fall inside the window's CPU; they are counted as requests by nobody,
     # so they are a (small, constant) overestimate of a few ms per window.
     out.update(cpu_s=d["cpu_s"], cpu_ms_per_request=1000.0 * d["cpu_s"] / n,
+               sys_ms_per_request=1000.0 * d["sys_s"] / n,
                cpu_cores=d["cpu_s"] / result.window_s, minflt_per_request=d["minflt"] / n,
                majflt=d["majflt"], same_process_tree=d["same_tree"])
     window = result.window_s or 1.0

@@ -18,6 +18,7 @@ class ProcSample:
     pid: int
     comm: str
     cpu_s: float  # user + system
+    sys_s: float  # system (kernel) part of it
     minflt: int
     majflt: int
     rss_bytes: int
@@ -41,8 +42,8 @@ def sample(pid: int) -> ProcSample:
     minflt, majflt = int(rest[7]), int(rest[9])
     utime, stime = int(rest[11]), int(rest[12])
     rss_pages = int(rest[21])
-    return ProcSample(pid, comm, (utime + stime) / CLOCK_TICKS, minflt, majflt,
-                      rss_pages * PAGE_SIZE)
+    return ProcSample(pid, comm, (utime + stime) / CLOCK_TICKS, stime / CLOCK_TICKS, minflt,
+                      majflt, rss_pages * PAGE_SIZE)
 
 
 def cmdline(pid: int) -> str:
@@ -103,14 +104,16 @@ def delta(before: dict[int, ProcSample], after: dict[int, ProcSample]) -> dict:
     one that vanished is lost (its time went to a parent that had not reaped it yet), which is
     why the runner checks that the tree is the same at both ends.
     """
-    cpu = minflt = majflt = 0.0
+    cpu = sys_ = minflt = majflt = 0.0
     for pid, end in after.items():
         start = before.get(pid)
         cpu += end.cpu_s - (start.cpu_s if start else 0.0)
+        sys_ += end.sys_s - (start.sys_s if start else 0.0)
         minflt += end.minflt - (start.minflt if start else 0)
         majflt += end.majflt - (start.majflt if start else 0)
     return {
         "cpu_s": cpu,
+        "sys_s": sys_,
         "minflt": int(minflt),
         "majflt": int(majflt),
         "pids_before": sorted(before),

@@ -32,7 +32,7 @@ def _ratio(value, base):
 
 def scenario_table(results: dict) -> list[str]:
     lines = [
-        "| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | gateway CPU ms/req "
+        "| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | gateway CPU ms/req (kernel) "
         "| minor faults/req | RSS/worker MB | p99/p50 @½ max | gen. CPU | backend CPU | other load |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -51,7 +51,8 @@ def scenario_table(results: dict) -> list[str]:
         lines.append(
             f"| {name} | {_f(c['rps'], '{:.0f}')} | {_f(lat['p50'])} | {_f(lat['p90'])} "
             f"| {_f(lat['p99'])} | {_f(lat['max'], '{:.1f}')} | {_errors(c)} "
-            f"| {_f(c.get('cpu_ms_per_request'), '{:.3f}')} | {_f(c.get('minflt_per_request'), '{:.1f}')} "
+            f"| {_f(c.get('cpu_ms_per_request'), '{:.3f}')} ({_f(c.get('sys_ms_per_request'), '{:.3f}')}) "
+            f"| {_f(c.get('minflt_per_request'), '{:.1f}')} "
             f"| {_f(rss, '{:.0f}')} | {_f(ratio)} | {_f(c.get('generator_cpu_share'), '{:.0%}')} "
             f"| {_f(m.get('backend_cores'), '{:.0%}')} | {_f(m.get('other_cores'), '{:.0%}')} |")
     return lines
@@ -168,15 +169,25 @@ def profile_lines(results: dict) -> list[str]:
                    f"[speedscope]({prof.get('speedscope')}) · per worker: " + ", ".join(
                        f"[{w['pid']}]({w['svg']})" for w in prof.get("workers", [])))
         out.append(f"  {prof.get('samples', 0)} samples; {prof.get('waiting_share', 0):.0%} "
-                   "were waits in C (event loop / gRPC poller in epoll) and are left out below.")
+                   "were waits in C (event loop / gRPC poller in epoll) and are left out below; "
+                   "≈ ms/req = share of the working samples × the scenario's gateway CPU per "
+                   "request (rough: py-spy sees neither kernel time nor gRPC's C threads).")
+        cpu = ((results["scenarios"].get(name) or {}).get("closed") or {}).get("cpu_ms_per_request")
+
+        def approx(share):  # a share of the working samples, as a share of the measured CPU
+            return _f(share * cpu, "{:.3f}") if cpu else "–"
+
         top = sorted(prof.get("top", []), key=lambda t: -t["self"])[:10]
         if top:
-            out += ["", "  | hottest functions (self) | self | inclusive |", "  |---|---:|---:|"]
-            out += [f"  | `{t['function']}` | {t['self']:.1%} | {t['inclusive']:.1%} |" for t in top]
+            out += ["", "  | hottest functions (self) | self | inclusive | ≈ ms/req (self) |",
+                    "  |---|---:|---:|---:|"]
+            out += [f"  | `{t['function']}` | {t['self']:.1%} | {t['inclusive']:.1%} "
+                    f"| {approx(t['self'])} |" for t in top]
         ours = prof.get("ours", [])[:12]
         if ours:
-            out += ["", "  | our code (inclusive) | share |", "  |---|---:|"]
-            out += [f"  | `{t['function']}` | {t['inclusive']:.1%} |" for t in ours]
+            out += ["", "  | our code (inclusive) | share | ≈ ms/req |", "  |---|---:|---:|"]
+            out += [f"  | `{t['function']}` | {t['inclusive']:.1%} | {approx(t['inclusive'])} |"
+                    for t in ours]
         packages = prof.get("by_package", [])[:10]
         if packages:
             out += ["", "  self by package: " + ", ".join(
