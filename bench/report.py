@@ -252,6 +252,7 @@ def plot(results: dict, path: Path) -> bool:
         ax.plot([c["rps"]], [c["latency_ms"]["p50"]], "k^", label="closed loop p50")
         ax.plot([c["rps"]], [c["latency_ms"]["p99"]], "kv", label="closed loop p99")
         ax.set_yscale("log")
+        ax.set_xlim(left=0)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("requests/s")
         ax.set_ylabel("latency ms")
