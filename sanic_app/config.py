@@ -165,7 +165,8 @@ class Settings:
             (self.max_message_bytes >= 4 * 1024 * 1024, "max_message_bytes", "must be >= 4 MiB"),
             (0 <= self.decode_threads <= 64, "decode_threads", "must be 0..64"),
             (self.metadata_ttl_s >= 0, "metadata_ttl_s", "must be >= 0"),
-            (self.max_json_depth >= 1, "max_json_depth", "must be >= 1"),
+            # orjson stops at 1024 levels and the stdlib fallback recurses: stay well below.
+            (1 <= self.max_json_depth <= 512, "max_json_depth", "must be 1..512"),
             (self.max_inputs >= 1, "max_inputs", "must be >= 1"),
             (self.max_in_flight >= 1, "max_in_flight", "must be >= 1"),
             (self.graceful_shutdown_s >= 0, "graceful_shutdown_s", "must be >= 0"),

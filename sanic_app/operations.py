@@ -8,7 +8,11 @@ One call from create_app, so app.py stays about serving models. What runs where:
 """
 from __future__ import annotations
 
+from sanic.exceptions import PayloadTooLarge as SanicPayloadTooLarge
+from sanic.response import raw
+
 from sanic_app import limits, metrics
+from sanic_app.errors import error_body
 from sanic_app.http import health
 from sanic_app.http import metrics as http_metrics
 
@@ -55,6 +59,11 @@ def install(app, settings) -> None:
     @app.after_server_stop
     async def _worker_gone(app, _):
         metrics.worker_exiting()
+
+    @app.exception(SanicPayloadTooLarge)
+    async def _body_too_large(request, exception):
+        message = f"request body is larger than the limit of {settings.max_body_bytes} bytes"
+        return raw(error_body(message), status=413, content_type="application/json")
 
     http_metrics.install(app)
     limits.install_in_flight_limit(app, settings.max_in_flight, on_change=_in_flight_changed)

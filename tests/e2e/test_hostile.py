@@ -69,7 +69,7 @@ def assert_still_serving(gw):
 
 
 def test_oversized_body_is_413(gw):
-    assert_refused(gw.post(PREDICT, content=b"[" + b"0," * MAX_BODY + b"0]"), 413)
+    assert_refused(gw.post(PREDICT, content=b"[" + b"0," * MAX_BODY + b"0]"), 413, f"limit of {MAX_BODY} bytes")
     # Chunked (no Content-Length): refused while streaming, not after buffering it all.
     chunks = (b"0" * 65536 for _ in range(40))
     assert_refused(gw.post(PREDICT, content=chunks, headers={"content-type": "application/json"}), 413)
