@@ -14,6 +14,7 @@ import base64
 import inspect
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -216,7 +217,8 @@ def _model_selectors(name: str) -> list[tuple[str, list[dict]]]:
     version = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
     label = {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}
     base = f"/v1/models/{name}"
-    return [(base, []), (base + "/versions/{version}", [version]), (base + "/labels/{label}", [label])]
+    return [(base, [], "latest version"), (base + "/versions/{version}", [version], "a given version"),
+            (base + "/labels/{label}", [label], "the version with a label")]
 
 
 def model_paths(config: ModelConfig, *, passthrough_name: str | None = None) -> dict:
@@ -244,14 +246,14 @@ def model_paths(config: ModelConfig, *, passthrough_name: str | None = None) -> 
                 "properties": {n: {"type": "string", "format": "binary"} for n in config.inputs},
             }}
     paths: dict[str, Any] = {}
-    for prefix, params in _model_selectors(name):
-        where = prefix.removeprefix(f"/v1/models/{name}") or " (latest version)"
+    for prefix, params, which in _model_selectors(name):
+        where = f" ({which})"
         ops_id = re.sub(r"[^A-Za-z0-9_]", "_", f"{name}{prefix.removeprefix(f'/v1/models/{name}')}")
         paths[prefix + ":predict"] = {"post": {
             "tags": [tag],
             "operationId": f"predict_{ops_id}",
             "summary": f"Predict with {'a model' if passthrough_name else name}{where}",
-            "description": "TF Serving's REST predict: row (`instances`) or columnar (`inputs`) form.",
+            "description": "TF Serving's REST predict, in row form (instances) or columnar form (inputs).",
             "parameters": model_param + params,
             "requestBody": {"required": True, "content": body_content},
             "responses": {"200": {"description": "Predictions",
@@ -351,7 +353,9 @@ def build_document(specs: dict[str, ModelConfig], routes=(), *, passthrough: boo
         paths.update(model_paths(config))
     if passthrough:
         paths.update(model_paths(ModelConfig(name="passthrough"), passthrough_name="{model_name}"))
-    tags = [{"name": f"model {n}", "description": f"from the spec {specs[n].source}"} for n in sorted(specs)]
+    # the spec's file name, not its path: the document is public, the server's layout is not
+    tags = [{"name": f"model {n}", "description": f"from the spec {Path(specs[n].source).name}"}
+            for n in sorted(specs)]
     if passthrough:
         tags.append({"name": "pass-through models",
                      "description": "any other model the backend serves, described by its metadata"})
