@@ -1,7 +1,10 @@
 """End to end, pass-through: models with no spec get their dtypes and shapes from the
 backend's GetModelMetadata. A LocalServe backend (null models + a labelled digits) sits
-behind a 2-worker gateway given only --target."""
+behind a 2-worker gateway given --target and the shipped InceptionV3 spec (its target removed,
+so it goes to --target too)."""
 import base64
+import io
+import json
 
 import numpy as np
 import pytest
@@ -12,15 +15,34 @@ def backend(localserve_factory):
     with localserve_factory(
         "--model_name", "digits2", "--version_label", "stable=1",
         "--null_model", "nm:x=float32[-1,3]:y=float32[-1,2]",
+        "--null_model", "inceptionv3:images=float32[-1,299,299,3]:scores=float32[-1,1001]",
         "--null_model", "multi:a=int64[-1],b=string[-1]:p=float32[-1,4],q=int64[-1]",
     ) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
-def gw(backend, gateway_factory):
-    with gateway_factory("--workers", "2", "--target", backend.target) as gateway:
+def gw(backend, gateway_factory, tmp_path_factory):
+    from conftest import SPECS
+
+    spec = json.loads((SPECS / "inceptionv3.json").read_text())
+    del spec["target"]
+    spec_file = tmp_path_factory.mktemp("specs") / "inceptionv3.json"
+    spec_file.write_text(json.dumps(spec))
+    with gateway_factory("--workers", "2", "--target", backend.target, "-s", str(spec_file)) as gateway:
         yield gateway
+
+
+def test_shipped_inceptionv3_spec_takes_a_jpeg_and_answers_top5(gw):
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 30, 90)).save(out, format="JPEG")
+    r = gw.post("/v1/models/inceptionv3:predict", content=out.getvalue(), headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 200, r.text
+    (top5,) = r.json()["predictions"]
+    assert len(top5) == 5 and all(0 <= item["class"] < 1001 for item in top5)
+    assert [item["score"] for item in top5] == sorted((item["score"] for item in top5), reverse=True)
 
 
 def test_row_form_from_metadata(gw):

@@ -29,3 +29,17 @@ def test_default_addresses(no_embedded_env):
     assert app_module.default_addresses(Settings(), {"b": AT_8500, "c": AT_9000}) is None
     no_embedded_env.setenv(EMBEDDED_TARGET_ENV, "127.0.0.1:5")
     assert app_module.default_addresses(Settings(), {"a": NO_TARGET}) == ("127.0.0.1:5",)
+
+
+def test_the_gateway_never_imports_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, sanic_app.main, sanic_app.app, sanic_app.pipeline, sanic_app.passthrough; "
+            "from sanic_app.app import build_app; from sanic_app.main import resolve; "
+            "build_app(resolve([])); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tensorflow_serving')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("GATEWAY_")})
+    assert done.returncode == 0, done.stdout + done.stderr
