@@ -26,6 +26,7 @@ class ModelRegistry:
         self.upstreams = UpstreamPool(settings.max_message_bytes)
         self.metadata = MetadataCache(settings.metadata_ttl_s)
         self.pipelines = {name: self._pipeline(cfg) for name, cfg in specs.items()}
+        self._passthrough: dict[tuple, ModelPipeline] = {}
 
     def upstream_for(self, name: str) -> Upstream:
         spec = self.specs.get(name)
@@ -57,7 +58,13 @@ class ModelRegistry:
         upstream = self.upstream_for(name)
         config = await self.metadata.get(upstream, name, version, label, signature,
                                          self.settings.deadline_s)
-        return self._pipeline(config)
+        key = (name, version, label, signature)
+        found = self._passthrough.get(key)
+        if found is None or found.config is not config:  # new, or the metadata was refreshed
+            if len(self._passthrough) > 1024:
+                self._passthrough.clear()
+            found = self._passthrough[key] = self._pipeline(config)
+        return found
 
     async def close(self) -> None:
         await self.upstreams.close()
