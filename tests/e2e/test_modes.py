@@ -124,6 +124,7 @@ def test_development_single_process_lines_are_readable(gateway_factory):
 
 
 # --- development + reload ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_reload_restarts_the_worker_after_a_source_change(gateway_factory):
     watched = REPO / "sanic_app" / "modes.py"
     original = watched.stat()
