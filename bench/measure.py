@@ -63,9 +63,11 @@ def measure(svc: Service, requests: list[bytes], args, *, rate: Optional[float] 
         snaps["w0"] = {k: procstat.sample_tree(pid) for k, pid in ALSO_WATCHED.items()}
         snaps["busy0"] = procstat.machine_busy_s()
         snaps["p0"] = procstat.sample_tree(svc.pid)
+        snaps["t0"] = procstat.thread_counters(list(snaps["p0"]))
 
     async def end():
         snaps["p1"] = procstat.sample_tree(svc.pid)
+        snaps["t1"] = procstat.thread_counters(list(snaps["p1"]))
         snaps["busy1"] = procstat.machine_busy_s()
         snaps["w1"] = {k: procstat.sample_tree(pid) for k, pid in ALSO_WATCHED.items()}
         if with_metrics:
@@ -83,6 +85,14 @@ def measure(svc: Service, requests: list[bytes], args, *, rate: Optional[float] 
                sys_ms_per_request=1000.0 * d["sys_s"] / n,
                cpu_cores=d["cpu_s"] / result.window_s, minflt_per_request=d["minflt"] / n,
                majflt=d["majflt"], same_process_tree=d["same_tree"])
+    threads = {}
+    for name, (cpu, sys_, flt) in snaps["t1"].items():
+        cpu0, sys0, flt0 = snaps["t0"].get(name, (0.0, 0.0, 0.0))
+        if cpu - cpu0 > 0 or flt - flt0 > 0:
+            threads[name] = {"cpu_ms_per_request": 1000.0 * (cpu - cpu0) / n,
+                             "sys_ms_per_request": 1000.0 * (sys_ - sys0) / n,
+                             "minflt_per_request": (flt - flt0) / n}
+    out["threads"] = dict(sorted(threads.items(), key=lambda kv: -kv[1]["cpu_ms_per_request"]))
     window = result.window_s or 1.0
     watched = {k: procstat.delta(snaps["w0"][k], snaps["w1"][k])["cpu_s"] / window
                for k in ALSO_WATCHED}

@@ -4,13 +4,15 @@ and the production log line, measured against a baseline in the same run.
     python -m bench.modes_overhead [--requests 300]
 
 Each variant is a real gateway (`python -m sanic_app --single-process`, embedded digits
-backend) on loopback, sent the same sequential predictions; medians and ratios against the
-profile-off gateway are printed. The log line's cost is timed on its own (format + write).
+backend) on loopback; all run at once and get one prediction each in turn, round after round,
+so the machine's noise falls on every variant alike. Medians, means and p90 with ratios
+against the profile-off gateway are printed. The log line's cost is timed on its own (format + write).
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import contextvars
 import io
 import logging
@@ -19,8 +21,6 @@ import sys
 import tempfile
 import time
 from types import SimpleNamespace
-
-import httpx
 
 from bench.services import REPO
 
@@ -31,21 +31,9 @@ PNG = (REPO / "specs" / "examples" / "digit-3.png").read_bytes()
 BODY = {"instances": [{"b64": base64.b64encode(PNG).decode()}]}
 
 
-def time_predictions(gw, n: int) -> list[float]:
-    for _ in range(20):  # warm-up
-        gw.post("/v1/models/digits:predict", json=BODY)
-    spent = []
-    for _ in range(n):
-        start = time.perf_counter()
-        r = gw.post("/v1/models/digits:predict", json=BODY)
-        spent.append(time.perf_counter() - start)
-        assert r.status_code == 200, r.text
-    return spent
-
-
-def gateway_variants(n: int) -> dict[str, float]:
-    medians = {}
-    with tempfile.TemporaryDirectory() as out:
+def gateway_variants(n: int) -> dict[str, tuple[float, float, float]]:
+    """All variants run at once and are sent requests in turn, so machine noise hits them alike."""
+    with tempfile.TemporaryDirectory() as out, contextlib.ExitStack() as stack:
         variants = {
             "profile off": [],
             "profile every request (html)": ["--profile", "--profile-dir", out],
@@ -55,11 +43,24 @@ def gateway_variants(n: int) -> dict[str, float]:
             "profile every request (aggregate)": ["--profile", "--profile-output", "aggregate",
                                                   "--profile-dir", out],
         }
-        for name, flags in variants.items():
-            with start_gateway("--single-process", *flags, env={"APP_ENV": "production"}) as gw:
-                spent = sorted(time_predictions(gw, n))
-                medians[name] = (statistics.median(spent), statistics.fmean(spent), spent[int(0.9 * n)])
-    return medians
+        gateways = {name: stack.enter_context(start_gateway("--single-process", *flags,
+                                                            env={"APP_ENV": "production"}))
+                    for name, flags in variants.items()}
+        spent: dict[str, list[float]] = {name: [] for name in gateways}
+        for round_ in range(20 + n):  # the first 20 rounds warm up
+            for name, gw in gateways.items():
+                start = time.perf_counter()
+                r = gw.post("/v1/models/digits:predict", json=BODY)
+                took = time.perf_counter() - start
+                assert r.status_code == 200, r.text
+                if round_ >= 20:
+                    spent[name].append(took)
+                time.sleep(0.002)  # let a profile's background write finish, as between real requests
+    result = {}
+    for name, times in spent.items():
+        times.sort()
+        result[name] = (statistics.median(times), statistics.fmean(times), times[int(0.9 * len(times))])
+    return result
 
 
 def log_line_cost(n: int = 20000) -> dict[str, float]:

@@ -127,6 +127,18 @@ def stage_table(results: dict) -> list[str]:
     return lines
 
 
+def thread_table(results: dict) -> list[str]:
+    """Gateway CPU per request by thread name (all processes): Python vs gRPC's C threads."""
+    lines = ["| scenario | thread: CPU ms/req (kernel ms, minor faults) per request |", "|---|---|"]
+    for name, sc in results["scenarios"].items():
+        threads = (sc.get("closed") or {}).get("threads") or {}
+        cells = [f"{t} {v['cpu_ms_per_request']:.3f} ({v['sys_ms_per_request']:.3f}, "
+                 f"{v['minflt_per_request']:.1f})" for t, v in list(threads.items())[:5]]
+        if cells:
+            lines.append(f"| {name} | " + "; ".join(cells) + " |")
+    return lines
+
+
 def tail_table(results: dict) -> list[str]:
     """Open loop at half the closed-loop throughput: client latency next to the gateway's own
     stage histograms, to see which stage the p99 comes from (estimates from bucket counts)."""
@@ -212,6 +224,7 @@ def markdown(results: dict) -> str:
         "", "## Targets", "", *target_table(results),
         "", "## Gateway", "", *scenario_table(results),
         "", "## Per-stage breakdown (gateway's own timings, ms per request)", "", *stage_table(results),
+        "", "## Gateway CPU by thread", "", *thread_table(results),
         "", "## Where the tail comes from (open loop at ½ max; stage p50/p99 in ms, estimated from "
             "the gateway's histogram buckets)", "", *tail_table(results),
         "", "## Baselines (CPU per request; ratio = gateway ÷ baseline)", "", *baseline_table(results),
