@@ -54,3 +54,14 @@ def test_vanished_process_raises_lookup_error():
         pass
     else:
         raise AssertionError("a reaped pid must not have counters")
+
+
+def test_thread_counters_name_this_process_threads():
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    counters = procstat.thread_counters([os.getpid()])
+    main_name = procstat.sample(os.getpid()).comm
+    assert main_name in counters
+    cpu, sys_s, faults = counters[main_name]
+    assert cpu >= 0.05 and 0 <= sys_s <= cpu and faults > 0

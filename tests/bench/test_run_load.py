@@ -36,6 +36,9 @@ def test_run_load_writes_a_report_with_every_section(tmp_path):
     assert 0 < closed["cpu_ms_per_request"] < 100
     assert closed["minflt_per_request"] >= 0 and closed["same_process_tree"]
     assert 0 < closed["generator_cpu_share"] < 2
+    machine = closed["machine"]
+    assert machine["busy_cores"] >= machine["service_cores"] > 0 and "backend_cores" in machine
+    assert closed["threads"] and all(t["cpu_ms_per_request"] >= 0 for t in closed["threads"].values())
     [half] = sc["open"]
     assert half["fraction"] == 0.5 and sc["half_rate"] == half
     assert 0.3 * closed["rps"] < half["rps"] < 0.7 * closed["rps"]
@@ -52,7 +55,8 @@ def test_run_load_writes_a_report_with_every_section(tmp_path):
     assert ratio["ok"] in (True, False)
 
     md = (out / "report.md").read_text()
-    for heading in ("## Targets", "## Gateway", "## Per-stage breakdown", "## Baselines"):
+    for heading in ("## Targets", "## Gateway", "## Per-stage breakdown", "## Gateway CPU by thread",
+                    "## Where the tail comes from", "## Baselines"):
         assert heading in md
     assert "| tensor_f32x8 |" in md
     try:
