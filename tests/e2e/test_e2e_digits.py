@@ -7,13 +7,13 @@ still succeeds.
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SPECS
-
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 DIGITS = list(range(10))
 PNG = {d: (SPECS / "examples" / f"digit-{d}.png").read_bytes() for d in DIGITS}
 

@@ -1,10 +1,12 @@
 """--single-process: one process serves, and it starts and stops the embedded backend itself."""
 import base64
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import SPECS
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ so it goes to --target too)."""
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +24,7 @@ def backend(localserve_factory):
 
 @pytest.fixture(scope="module")
 def gw(backend, gateway_factory, tmp_path_factory):
-    from conftest import SPECS
-
-    spec = json.loads((SPECS / "inceptionv3.json").read_text())
+    spec = json.loads((Path(__file__).resolve().parents[2] / "specs" / "inceptionv3.json").read_text())
     del spec["target"]
     spec_file = tmp_path_factory.mktemp("specs") / "inceptionv3.json"
     spec_file.write_text(json.dumps(spec))
