@@ -7,9 +7,9 @@ import time
 
 import httpx
 import pytest
-from ops_support import GOOD_BODY, NULL_MODEL, Load, alive, metric_value, rss_bytes, worker_pids, write_spec
+from ops_support import (GOOD_BODY, NULL_MODEL, Load, alive, free_port, metric_value, rss_bytes, worker_pids,
+                         write_spec)
 
-from conftest import free_port
 
 PREDICT = "/v1/models/m:predict"
 

@@ -12,10 +12,9 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ops_support import alive, worker_pids
+from ops_support import SPECS, alive, worker_pids
 from PIL import Image
 
-from conftest import SPECS
 
 PREDICT = "/v1/models/digits:predict"
 GOOD_PNG = (SPECS / "examples" / "digit-3.png").read_bytes()

@@ -7,9 +7,8 @@ import struct
 
 import httpx
 import pytest
-from ops_support import metric_value, worker_pids
+from ops_support import SPECS, metric_value, worker_pids
 
-from conftest import SPECS
 from sanic_app.metrics import STAGES
 
 PREDICT = "/v1/models/digits:predict"
