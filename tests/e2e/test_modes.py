@@ -11,11 +11,14 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 
-from conftest import REPO, SPECS
+# not `from conftest import`: with several conftest modules that picks whichever loaded last
+REPO = Path(__file__).resolve().parents[2]
+SPECS = REPO / "specs"
 
 PNG = (SPECS / "examples" / "digit-3.png").read_bytes()
 BODY = {"instances": [{"b64": base64.b64encode(PNG).decode()}]}
