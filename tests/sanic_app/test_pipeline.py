@@ -206,3 +206,20 @@ def test_decoding_on_a_thread_pool_gives_the_same_tensor():
         with pytest.raises(InvalidArgument, match="not a decodable image"):
             run(pooled, PredictCall("m", {None: [b"nope"]}, batch_size=1))
     assert pooled_upstream.requests[0].inputs["img"] == inline_upstream.requests[0].inputs["img"]
+
+
+def test_preprocess_plugin_builds_the_tensor():
+    import dataclasses
+
+    def lengths(values, spec):
+        return np.array([[len(v), 0] for v in values], np.float32)
+
+    pipeline, upstream = make()
+    spec = pipeline.config.inputs["x"]
+    pipeline.config.inputs["x"] = dataclasses.replace(spec, plugin=lengths)
+    run(pipeline, PredictCall("m", {None: ["abc", "de"]}, batch_size=2))
+    sent = upstream.requests[0].inputs["x"]
+    assert np.frombuffer(sent.tensor_content, np.float32).tolist() == [3, 0, 2, 0]
+    pipeline.config.inputs["x"] = dataclasses.replace(spec, plugin=lambda values, s: 1 / 0)
+    with pytest.raises(InvalidArgument, match="pre-processing plug-in failed"):
+        run(pipeline, PredictCall("m", {None: ["abc"]}, batch_size=1))
