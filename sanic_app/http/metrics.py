@@ -9,7 +9,6 @@ are not observed).
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 from sanic.response import raw
 
@@ -23,25 +22,18 @@ def route_label(request) -> str:
     if route is None:
         return UNMATCHED_ROUTE
     name = route.name or route.path
-    # Sanic prefixes route names with the app name ("gateway.predict"); the suffix is enough.
+    # Sanic prefixes route names with app and blueprint ("tfsgw.tfserving.post_model").
     return name.rsplit(".", 1)[-1]
 
 
-def model_label(request, known_models: Callable[[], object] | None = None) -> str:
+def model_label(request) -> str:
+    """The model a handler found (it sets request.ctx.model), so clients cannot mint series."""
     model = getattr(request.ctx, "model", None)
-    if not model or not isinstance(model, str):
-        return metrics.NO_MODEL
-    if known_models is not None and model not in known_models():
-        return metrics.NO_MODEL
-    return model
+    return model if isinstance(model, str) and model else metrics.NO_MODEL
 
 
-def install(app, known_models: Callable[[], object] | None = None) -> None:
-    """Add GET /metrics and the recording middleware to ``app``.
-
-    ``known_models()`` returns the model names this worker serves (a set or dict); requests
-    naming anything else are labelled model="" so clients cannot mint series.
-    """
+def install(app) -> None:
+    """Add GET /metrics and the recording middleware to ``app``."""
 
     @app.get("/metrics", name="metrics")
     async def metrics_route(request):
@@ -50,17 +42,17 @@ def install(app, known_models: Callable[[], object] | None = None) -> None:
 
     @app.on_request(priority=1000)
     async def _start_timer(request):
-        request.ctx.started = time.perf_counter()
+        request.ctx.metrics_started = time.perf_counter()
 
     @app.on_response(priority=-1000)
     async def _record(request, response):
-        started = getattr(request.ctx, "started", None)
+        started = getattr(request.ctx, "metrics_started", None)
         if started is None:
             return
-        request.ctx.started = None  # record once even if middleware runs twice on errors
+        request.ctx.metrics_started = None  # record once even if middleware runs twice on errors
         metrics.get_metrics().observe_request(
             route_label(request),
-            model_label(request, known_models),
+            model_label(request),
             response.status,
             time.perf_counter() - started,
             stage_seconds(request),

@@ -32,3 +32,15 @@ def test_two_replicas_share_traffic_and_survive_one_loss(tmp_path, gateway_facto
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.slow
+def test_a_host_name_target_resolves_and_balances(tmp_path, gateway_factory):
+    backend = CountingBackend().start()  # "localhost" is 127.0.0.1 in /etc/hosts here
+    try:
+        spec = write_spec(tmp_path, addresses=[f"localhost:{backend.port}"])
+        with gateway_factory("--workers", "1", "--spec", spec, "--no-passthrough") as gw:
+            assert [gw.post(PREDICT, content=GOOD_BODY).status_code for _ in range(5)] == [200] * 5
+            assert backend.predicts == 5
+    finally:
+        backend.stop()
