@@ -27,7 +27,8 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin gateway \
  && mkdir -p /specs /profiles \
  && chown gateway:gateway /profiles
-WORKDIR /tmp
+# relative spec paths (`-s mymodel.json`) resolve in the mounted spec folder
+WORKDIR /specs
 
 # Configuration is by environment (flags given to `docker run` after the image name win):
 #   APP_ENV           production | development

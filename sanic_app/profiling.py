@@ -11,7 +11,8 @@ request (5 ms), both add about 1 ms with output written, but pyinstrument's asyn
 only the profiled request's own task, whereas cProfile would also charge this request with
 every other request the event loop ran while it awaited the backend.
 
-Output modes: ``request`` writes one file per profiled request (named by time and request id);
+Output modes: ``request`` writes one file per profiled request
+(``<UTC time>-<request id>-<pid>.<n>.html``);
 ``aggregate`` merges every profiled request of a worker into ``aggregate-<pid>.<ext>``,
 rewritten at most every AGGREGATE_WRITE_EVERY_S and at shutdown (rendering grows with the
 samples: rewriting it per request was measured at 280 ms a request). Past a sample cap the
@@ -139,8 +140,11 @@ class PredictionProfiler:
     # --- output -----------------------------------------------------------------------------
     def _keep(self, session, request_id: str) -> None:
         if self.options.output == "request":
+            # time first so a folder lists in order; pid and count keep names unique even
+            # when clients reuse an X-Request-ID or two workers profile in the same second
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-            name = f"{stamp}-{_UNSAFE_IN_FILENAME.sub('_', request_id)}.{self.extension}"
+            safe_id = _UNSAFE_IN_FILENAME.sub("_", request_id)
+            name = f"{stamp}-{safe_id}-{os.getpid()}.{self.seen}.{self.extension}"
             self._write_later(self.directory / name, session)
             return
         self._unmerged.append(session)

@@ -1,6 +1,7 @@
 """The profile switch: which requests get profiled, and that the files open as what they claim."""
 import asyncio
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,17 @@ from sanic_app.profiling import PredictionProfiler, ProfileOptions  # noqa: E402
 
 def _request(path="/v1/models/digits:predict", method="POST", request_id="rid-1"):
     return SimpleNamespace(method=method, path=path, ctx=SimpleNamespace(request_id=request_id))
+
+
+def _request_ids(folder):
+    """The request ids in per-request profile names: <time>-<id>-<pid>.<n>.html"""
+    return sorted(p.name.split("-", 1)[1].rsplit("-", 1)[0] for p in folder.iterdir())
+
+
+def test_same_request_id_twice_gives_two_files(tmp_path):
+    profiler = PredictionProfiler(ProfileOptions(directory=str(tmp_path)))
+    _run(profiler, [_request(request_id="same"), _request(request_id="same")])
+    assert _request_ids(tmp_path) == ["same", "same"]
 
 
 def _busy_marker_function(ms=15.0):
@@ -47,7 +59,7 @@ def test_one_html_file_per_prediction_naming_the_work(tmp_path):
     _run(profiler, [_request(request_id="abc/../1"), _request(request_id="second")])
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(files) == 2 and all(f.endswith(".html") for f in files)
-    assert any(f.endswith("-abc_.._1.html") for f in files)  # no path separators from the id
+    assert any(re.fullmatch(r"\d{8}T\d{6}-abc_\.\._1-\d+\.1\.html", f) for f in files)  # no path separators
     page = (tmp_path / "out" / files[0]).read_text()
     assert page.lstrip().lower().startswith("<!doctype html") or "<html" in page[:200].lower()
     assert "_busy_marker_function" in page
@@ -59,8 +71,7 @@ def test_only_predictions_and_one_in_n(tmp_path):
     others = [_request(path="/v1/models/digits", method="GET"), _request(path="/metrics", method="GET")]
     predictions = [_request(request_id=f"p{i}") for i in range(7)]
     _run(profiler, others + predictions)
-    names = sorted(p.name.split("-", 1)[1] for p in tmp_path.iterdir())
-    assert names == ["p0.html", "p3.html", "p6.html"]
+    assert _request_ids(tmp_path) == ["p0", "p3", "p6"]
 
 
 def test_aggregate_speedscope_merges_requests(tmp_path):
@@ -108,7 +119,7 @@ def test_concurrent_requests_are_profiled_apart(tmp_path):
         await profiler.drain()
 
     asyncio.run(main())
-    assert sorted(p.name.split("-", 1)[1] for p in tmp_path.iterdir()) == ["c0.html", "c1.html"]
+    assert _request_ids(tmp_path) == ["c0", "c1"]
 
 
 def test_abandoned_profiles_are_stopped(tmp_path, monkeypatch):
@@ -124,7 +135,7 @@ def test_abandoned_profiles_are_stopped(tmp_path, monkeypatch):
 
     asyncio.run(main())
     assert profiler._open == {}
-    assert [p.name.split("-", 1)[1] for p in tmp_path.iterdir()] == ["next.html"]
+    assert _request_ids(tmp_path) == ["next"]
 
 
 @pytest.mark.parametrize(
