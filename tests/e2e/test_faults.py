@@ -89,7 +89,7 @@ def test_outage_answer_is_503_with_retry_after(tmp_path, gateway_factory):
 
 @pytest.mark.slow
 def test_slow_backend_gets_504_within_the_deadline(tmp_path, gateway_factory, localserve_factory):
-    with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "3000") as backend:
+    with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "1500") as backend:
         spec = write_spec(tmp_path, addresses=[backend.target], deadline_ms=300)
         with gateway_factory("--spec", spec, "--no-passthrough") as gw:
             timings = []
