@@ -93,3 +93,64 @@ def test_unreachable_backend_is_503():
 
     err = run(go)
     assert err.status == 503 and f"127.0.0.1:{port}" in err.message
+
+
+# --- balancing and the one safe retry (operations, issue 6) -----------------------------------
+
+def test_channel_targets_share_one_balanced_channel_for_ip_literals():
+    from sanic_app.upstream import channel_targets
+
+    assert channel_targets(("127.0.0.1:1",)) == ["127.0.0.1:1"]
+    assert channel_targets(("10.0.0.1:8500", "10.0.0.2:8500")) == ["ipv4:10.0.0.1:8500,10.0.0.2:8500"]
+    assert channel_targets(("[::1]:1", "[::1]:2")) == ["ipv6:[::1]:1,[::1]:2"]
+    assert channel_targets(("tfs.svc:8500",)) == ["dns:///tfs.svc:8500"]
+    assert channel_targets(("a:1", "10.0.0.1:2")) == ["dns:///a:1", "10.0.0.1:2"]
+
+
+def test_calls_that_reached_a_backend_are_never_retried():
+    """UNAVAILABLE from TF Serving itself and DEADLINE_EXCEEDED: exactly one call arrives."""
+    from sanic_app.upstream import never_sent
+
+    calls = []
+
+    def predict(request: bytes, context):
+        calls.append(request)
+        if request == b"busy":
+            context.abort(grpc.StatusCode.UNAVAILABLE, "model is reloading")
+        threading.Event().wait(0.5)
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "tensorflow.serving.PredictionService", {"Predict": grpc.unary_unary_rpc_method_handler(predict)})
+    srv = grpc.server(futures.ThreadPoolExecutor(2), handlers=[handler])
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+
+    async def go():
+        upstream = Upstream((f"127.0.0.1:{port}",), max_message_bytes=8 << 20)
+        try:
+            with pytest.raises(UpstreamError) as busy:
+                await upstream.predict(b"busy", 5.0)
+            with pytest.raises(UpstreamError) as slow:
+                await upstream.predict(b"slow", 0.2)
+            return busy.value, slow.value
+        finally:
+            await upstream.close()
+
+    try:
+        busy, slow = run(go)
+    finally:
+        srv.stop(0)
+    assert busy.status == 503 and slow.status == 504
+    assert calls == [b"busy", b"slow"]
+
+    async def unreachable():
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")  # the server is gone now
+        try:
+            await channel.unary_unary(PREDICT)(b"x", timeout=2.0)
+        except grpc.RpcError as err:
+            return err
+        finally:
+            await channel.close()
+
+    assert never_sent(run(unreachable))
