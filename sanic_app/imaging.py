@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+import fastpack
+
 from sanic_app.errors import InvalidArgument, PayloadTooLarge
 from sanic_app.spec import ImageSpec
 
@@ -76,61 +78,5 @@ def _flatten(img: Image.Image) -> Image.Image:
 
 
 def image_batch(images: list[np.ndarray], image: ImageSpec, dtype: str):
-    """A TensorWriter that resizes/normalises ``images`` straight into the request bytes."""
-    import fastpack
-
-    if hasattr(fastpack, "ImageBatch"):
-        return fastpack.ImageBatch(images, image.preprocess_params(dtype))
-    return PillowBatch(images, image, dtype)
-
-
-class PillowBatch:
-    """Stand-in TensorWriter for builds without fastpack's image kernel: the same maths in numpy
-    (tf.image.resize's half-pixel bilinear/nearest; Pillow's BOX for area, its triangle filter
-    for antialiased bilinear and "pillow"), slower and allocating."""
-
-    def __init__(self, images, image: ImageSpec, dtype: str):
-        self.images, self.image = images, image
-        self.dtype = np.dtype(dtype)
-        self.shape = (len(images), *image.item_shape())
-
-    def _resize(self, pixels: np.ndarray) -> np.ndarray:
-        spec = self.image
-        h, w = pixels.shape[:2]
-        if (h, w) == (spec.height, spec.width):
-            return pixels.astype(np.float32)
-        if spec.resize in ("area", "pillow") or (spec.resize == "bilinear" and spec.antialias):
-            flt = Image.BOX if spec.resize == "area" else Image.BILINEAR
-            planes = [np.asarray(Image.fromarray(np.ascontiguousarray(pixels[:, :, c])).resize((spec.width, spec.height), flt))
-                      for c in range(pixels.shape[2])]
-            return np.stack(planes, axis=2).astype(np.float32)
-        ys = (np.arange(spec.height) + 0.5) * (h / spec.height)
-        xs = (np.arange(spec.width) + 0.5) * (w / spec.width)
-        if spec.resize == "nearest":
-            yi = np.minimum(np.floor(ys).astype(int), h - 1)
-            xi = np.minimum(np.floor(xs).astype(int), w - 1)
-            return pixels[yi][:, xi].astype(np.float32)
-        ys, xs = np.maximum(ys - 0.5, 0), np.maximum(xs - 0.5, 0)
-        y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-        y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-        fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
-        p = pixels.astype(np.float32)
-        top = p[y0][:, x0] * (1 - fx) + p[y0][:, x1] * fx
-        bottom = p[y1][:, x0] * (1 - fx) + p[y1][:, x1] * fx
-        return top * (1 - fy) + bottom * fy
-
-    def write_into(self, buf: memoryview) -> None:
-        out = np.frombuffer(buf, dtype=self.dtype).reshape(self.shape)
-        spec = self.image
-        mean = np.asarray(spec.mean, np.float32)
-        std = np.asarray(spec.std, np.float32)
-        for i, pixels in enumerate(self.images):
-            if spec.channels == 1 and pixels.shape[2] == 3:
-                pixels = np.asarray(Image.fromarray(pixels).convert("L"))[:, :, None]
-            item = self._resize(pixels)
-            if spec.color == "bgr":
-                item = item[:, :, ::-1]
-            item = (item * spec.scale - mean) / std
-            if spec.layout == "NCHW":
-                item = item.transpose(2, 0, 1)
-            out[i] = np.clip(np.rint(item), 0, 255) if self.dtype == np.uint8 else item
+    """fastpack's TensorWriter: resizes/normalises ``images`` straight into the request bytes."""
+    return fastpack.ImageBatch(images, image.preprocess_params(dtype))
