@@ -1,8 +1,9 @@
 """Limits on untrusted requests, and the per-worker in-flight limiter.
 
 Every check is cheap and runs before the expensive step it protects: the body size before
-reading it (Sanic's REQUEST_MAX_SIZE), JSON depth before parsing, the pixel count from the
-image header before decoding pixels, batch size and number of inputs before packing. A
+reading it (Sanic's REQUEST_MAX_SIZE), JSON depth before parsing, batch size and number of
+inputs before building tensors. The pixel count is checked from the image header before
+decoding by sanic_app.imaging; Pillow's own guard is set to the same limit here. A
 failed check raises :class:`LimitExceeded`, which carries the HTTP status and a message meant
 for the client.
 """
@@ -77,39 +78,6 @@ def check_inputs(count: int, limits: Limits) -> None:
         raise LimitExceeded(
             f"{count} inputs exceed the limit of {limits.max_inputs}", 413, "max_inputs"
         )
-
-
-def check_pixels(width: int, height: int, limits: Limits) -> None:
-    """Refuse an image by its header size, before any pixel is decoded."""
-    pixels = int(width) * int(height)
-    if pixels > limits.max_image_pixels:
-        raise LimitExceeded(
-            f"image of {width}x{height} = {pixels} pixels exceeds the limit of "
-            f"{limits.max_image_pixels} pixels",
-            413,
-            "max_image_pixels",
-        )
-
-
-def check_image_header(data: bytes | memoryview, limits: Limits) -> tuple[int, int]:
-    """Read only an encoded image's header and check its pixel count; return (width, height).
-
-    Pillow's ``Image.open`` parses the header lazily without decoding pixels. Unreadable
-    bytes raise LimitExceeded with status 400 ("not an image").
-    """
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except Image.DecompressionBombError as exc:
-        raise LimitExceeded(f"image too large: {exc}", 413, "max_image_pixels") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise LimitExceeded(f"cannot read image header: {exc}", 400, "") from None
-    check_pixels(width, height, limits)
-    return width, height
 
 
 def apply_pillow_limit(limits: Limits) -> None:
