@@ -49,6 +49,7 @@ class BuildExtInTree(build_ext):
 def extensions():
     if _flag("FASTPACK_NO_EXTENSIONS"):
         return []
+    import numpy  # the codec builds arrays through numpy's C API
     from Cython.Build import cythonize
 
     debug = _flag("FASTPACK_DEBUG_BUILD")
@@ -62,7 +63,8 @@ def extensions():
     }
     cflags = ["-O0", "-g"] if debug else ["-O3"]
     modules = [
-        Extension(f"fastpack.{p.stem}", [str(p.relative_to(HERE))], extra_compile_args=cflags)
+        Extension(f"fastpack.{p.stem}", [str(p.relative_to(HERE))], extra_compile_args=cflags,
+                  include_dirs=[numpy.get_include()])
         for p in sorted((HERE / "fastpack").glob("_*_c.pyx"))
     ]
     return cythonize(modules, compiler_directives=directives, quiet=True)

@@ -5,37 +5,52 @@ Encoding sizes the whole message first, allocates the result ``bytes`` once and 
 headers and each payload straight into it (a TensorWriter gets a writable memoryview onto its
 slice of the fresh bytes). Decoding walks raw pointers; every read is checked against the end
 of the enclosing message before it happens, and ``DecodeError`` is the only error bad bytes raise.
-Assumes a little-endian host (the wire's byte order); on others the import fails and the
-pure-Python twin is used.
+Arrays are made through numpy's C API with cached dtype descriptors: a Python-level
+``np.ndarray(...)`` call costs more than the rest of decoding a small reply.
+Assumes a little-endian host (the wire's byte order) with 64-bit ``npy_intp``; on others the
+import fails and the pure-Python twin is used.
 """
 import sys
 
 import numpy as np
 
 from cpython.buffer cimport (
-    PyBUF_RECORDS_RO, PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_FillInfo, PyBuffer_IsContiguous,
-    PyBuffer_Release, PyObject_GetBuffer,
+    PyBUF_RECORDS_RO, PyBuffer_FillInfo, PyBuffer_IsContiguous, PyBuffer_Release,
+    PyObject_GetBuffer,
 )
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.ref cimport Py_INCREF, Py_REFCNT
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint16_t, uint32_t, uint64_t, uint8_t
 from libc.string cimport memcmp, memcpy
+
+cimport numpy as cnp
 
 from fastpack import _codec_py
 from fastpack._codec_py import MAX_DECODED_BYTES, ModelSpec
 from fastpack.errors import DecodeError, EncodeError
 
-if sys.byteorder != "little":
-    raise ImportError("fastpack._codec_c needs a little-endian host")
+if sys.byteorder != "little" or sizeof(cnp.npy_intp) != sizeof(int64_t):
+    raise ImportError("fastpack._codec_c needs a little-endian host with 64-bit npy_intp")
+
+cnp.import_array()
+
+cdef extern from "numpy/arrayobject.h":
+    # Each steals a reference to descr, even when it fails: callers Py_INCREF it first.
+    ctypedef struct PyArray_Descr
+    PyTypeObject PyArray_Type
+    object PyArray_NewFromDescr(PyTypeObject* subtype, PyArray_Descr* descr, int nd,
+                                cnp.npy_intp* dims, cnp.npy_intp* strides, void* data,
+                                int flags, PyObject* obj)
+    object PyArray_Empty(int nd, cnp.npy_intp* dims, PyArray_Descr* descr, int fortran)
+    object PyArray_Zeros(int nd, cnp.npy_intp* dims, PyArray_Descr* descr, int fortran)
 
 DEF MAX_RANK = 64
 DEF MAX_GROUP_DEPTH = 64
 
 cdef object _ndarray = np.ndarray
 cdef object _empty = np.empty
-cdef object _zeros = np.zeros
 cdef object _model_spec_new = tuple.__new__
 
 # DataType numbers (tensorflow/core/framework/types.proto)
@@ -416,7 +431,16 @@ cdef struct _Field:
     Py_ssize_t stop
 
 
-cdef int _read_varint(_Reader* r, uint64_t* out) except -1 nogil:
+cdef inline int _read_varint(_Reader* r, uint64_t* out) except -1 nogil:
+    """Read one varint at r.pos; most (keys, small lengths) are a single byte."""
+    if r.pos < r.end and r.data[r.pos] < 0x80:
+        out[0] = r.data[r.pos]
+        r.pos += 1
+        return 0
+    return _read_long_varint(r, out)
+
+
+cdef int _read_long_varint(_Reader* r, uint64_t* out) except -1 nogil:
     cdef uint64_t result = 0
     cdef int shift = 0
     cdef uint8_t byte
@@ -503,7 +527,7 @@ cdef str _text(const uint8_t* data, _Field* f):
 cdef struct _TensorHead:
     int64_t datatype
     int ndim
-    int64_t dims[MAX_RANK]
+    cnp.npy_intp dims[MAX_RANK]   # 64-bit, checked at import
     bint unknown_rank
     Py_ssize_t content_start
     Py_ssize_t content_stop
@@ -643,35 +667,47 @@ cdef inline uint64_t _load_fixed(const uint8_t* p, int width) noexcept nogil:
     return v64
 
 
-cdef object _new_array(object shape, object dtype, char** ptr):
-    arr = _empty(shape, dtype)
-    cdef Py_buffer view
-    PyObject_GetBuffer(arr, &view, PyBUF_SIMPLE | PyBUF_WRITABLE)
-    ptr[0] = <char*>view.buf
-    PyBuffer_Release(&view)
+cdef object _new_array(_TensorHead* head, object dtype, char** ptr):
+    """A fresh C-order array of head's shape; ptr receives its data pointer."""
+    Py_INCREF(dtype)
+    arr = PyArray_Empty(head.ndim, head.dims, <PyArray_Descr*>dtype, 0)
+    ptr[0] = <char*>cnp.PyArray_DATA(arr)
     return arr
 
 
+cdef object _view(object owner, const uint8_t* src, _TensorHead* head, object dtype):
+    """A read-only array on owner's memory at src (no copy); it keeps owner alive."""
+    Py_INCREF(dtype)
+    arr = PyArray_NewFromDescr(&PyArray_Type, <PyArray_Descr*>dtype, head.ndim, head.dims, NULL,
+                               <void*>src, 0, NULL)  # flags 0: not writeable
+    cnp.set_array_base(arr, owner)
+    return arr
+
+
+cdef tuple _shape(_TensorHead* head):
+    return tuple([head.dims[d] for d in range(head.ndim)])
+
+
 cdef object _from_content(object data_obj, const uint8_t* data, _TensorHead* head,
-                          object dtype, object shape, Py_ssize_t count, Py_ssize_t itemsize):
+                          object dtype, Py_ssize_t count, Py_ssize_t itemsize):
     cdef Py_ssize_t n = head.content_stop - head.content_start, i, align
     cdef char* out
     if head.datatype == DT_STRING:
         raise DecodeError("DT_STRING tensors cannot use tensor_content")
     if n != count * itemsize:
         raise DecodeError(
-            f"tensor_content has {n} bytes, shape {list(shape)} needs {count * itemsize}")
+            f"tensor_content has {n} bytes, shape {list(_shape(head))} needs {count * itemsize}")
     cdef const uint8_t* src = data + head.content_start
     if head.datatype == DT_BOOL:  # any non-zero byte is true; never hand out bools holding 2..255
-        arr = _new_array(shape, dtype, &out)
+        arr = _new_array(head, dtype, &out)
         for i in range(n):
             out[i] = src[i] != 0
         return arr
     align = itemsize // 2 if head.datatype == DT_COMPLEX64 or head.datatype == DT_COMPLEX128 \
         else itemsize
     if (<size_t>src) % align == 0:
-        return _ndarray(shape, dtype, data_obj, head.content_start)  # zero-copy, read-only
-    arr = _new_array(shape, dtype, &out)
+        return _view(data_obj, src, head, dtype)
+    arr = _new_array(head, dtype, &out)
     memcpy(out, src, n)
     return arr
 
@@ -686,7 +722,6 @@ cdef object _build_tensor(object data_obj, _Chunks* chunks, int64_t* budget):
     cdef int wire_type, d
     cdef char* out
     cdef uint64_t v
-    cdef object dim_obj
     head.datatype = 0
     head.ndim = 0
     head.unknown_rank = False
@@ -701,7 +736,7 @@ cdef object _build_tensor(object data_obj, _Chunks* chunks, int64_t* budget):
         raise DecodeError(f"unsupported TensorFlow DataType {head.datatype}")
     if head.unknown_rank:
         raise DecodeError("tensor has unknown rank")
-    itemsize = dtype.itemsize
+    itemsize = (<cnp.dtype>dtype).itemsize
     for d in range(head.ndim):
         if head.dims[d] < 0:
             raise DecodeError(f"tensor dimension {head.dims[d]} is not a concrete size")
@@ -711,14 +746,9 @@ cdef object _build_tensor(object data_obj, _Chunks* chunks, int64_t* budget):
     if count > budget[0] // itemsize:
         raise DecodeError("tensor is over the decoded-size limit")
     budget[0] -= count * itemsize
-    shape = PyTuple_New(head.ndim)
-    for d in range(head.ndim):
-        dim_obj = head.dims[d]
-        Py_INCREF(dim_obj)
-        PyTuple_SET_ITEM(shape, d, dim_obj)
 
     if head.content_stop > head.content_start:
-        return _from_content(data_obj, data, &head, dtype, shape, count, itemsize)
+        return _from_content(data_obj, data, &head, dtype, count, itemsize)
 
     field = _value_field(head.datatype, &wire_type)
     width = 4 if wire_type == 5 else 8
@@ -746,12 +776,13 @@ cdef object _build_tensor(object data_obj, _Chunks* chunks, int64_t* budget):
     if have > count:
         raise DecodeError(f"{have} values for a tensor of {count} elements")
     if head.datatype == DT_STRING:
-        return _string_tensor(data_obj, chunks, shape, count)
+        return _string_tensor(data_obj, chunks, _shape(&head), count)
     if have == 0:
-        return _zeros(shape, dtype)
+        Py_INCREF(dtype)
+        return PyArray_Zeros(head.ndim, head.dims, <PyArray_Descr*>dtype, 0)
 
     # Pass 2: fill. Units are wire values (two per complex element).
-    arr = _new_array(shape, dtype, &out)
+    arr = _new_array(&head, dtype, &out)
     if head.datatype == DT_COMPLEX64 or head.datatype == DT_COMPLEX128:
         have *= 2
     i = 0
@@ -879,6 +910,28 @@ cdef object _model_spec(const uint8_t* d, Py_ssize_t start, Py_ssize_t stop):
     return result
 
 
+# Output names of recent replies by position: replies from one model repeat them, and reusing
+# the str objects (their hashes cached) saves decoding and hashing each name on every call.
+DEF NAME_CACHE_SLOTS = 16
+DEF NAME_CACHE_MAX_LEN = 256
+cdef list _last_names = [None] * NAME_CACHE_SLOTS
+
+
+cdef str _output_name(const uint8_t* data, _Field* f, Py_ssize_t index):
+    cdef Py_ssize_t n = f.stop - f.start, cached_len
+    cdef const char* cached
+    if index >= NAME_CACHE_SLOTS or n > NAME_CACHE_MAX_LEN:
+        return _text(data, f)
+    name = _last_names[index]
+    if name is not None:
+        cached = PyUnicode_AsUTF8AndSize(name, &cached_len)
+        if cached_len == n and memcmp(cached, data + f.start, n) == 0:
+            return name
+    name = _text(data, f)
+    _last_names[index] = name
+    return name
+
+
 def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
     """({output name: array}, ModelSpec) from PredictResponse wire bytes."""
     cdef bytes raw = _as_bytes(data)
@@ -887,10 +940,11 @@ def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
     cdef _Field f, ef
     cdef _Chunks chunks
     cdef int64_t budget = max_bytes
-    cdef Py_ssize_t entry_start, entry_stop, spec_start = 0, spec_stop = 0
+    cdef Py_ssize_t key_pos, spec_start = 0, spec_stop = 0, entry_index = 0
     cdef int spec_count = 0
-    entries = {}
+    entries = {}  # output name -> where its map entry starts, then -> its array
     while r.pos < r.end:
+        key_pos = r.pos
         if _next_field(&r, &f) != 1 or f.wire_type != 2:
             continue
         if f.number == 1:
@@ -898,8 +952,9 @@ def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
             er = _reader(d, f.start, f.stop)
             while er.pos < er.end:
                 if _next_field(&er, &ef) == 1 and ef.number == 1 and ef.wire_type == 2:
-                    name = _text(d, &ef)
-            entries[name] = (f.start, f.stop)  # a repeated key replaces the earlier entry
+                    name = _output_name(d, &ef, entry_index)
+            entries[name] = key_pos  # a repeated key replaces the earlier entry
+            entry_index += 1
         elif f.number == 2:
             spec_count += 1
             spec_start, spec_stop = f.start, f.stop
@@ -914,8 +969,10 @@ def decode_predict_response(data, *, max_bytes=MAX_DECODED_BYTES):
         model_spec = _model_spec_new(ModelSpec, spec)
     chunks.data = d
     chunks.in_entry = True
-    for name, (entry_start, entry_stop) in entries.items():
-        chunks.start = entry_start
-        chunks.stop = entry_stop
+    for name, key_pos in entries.items():
+        r = _reader(d, key_pos, PyBytes_GET_SIZE(raw))
+        _next_field(&r, &f)  # the entry read in the first pass
+        chunks.start = f.start
+        chunks.stop = f.stop
         entries[name] = _build_tensor(raw, &chunks, &budget)
     return entries, model_spec
