@@ -166,7 +166,8 @@ class InFlightLimiter:
 
 class _Slot:
     """One admitted request. Released by the response middleware, or, if the client went away
-    and Sanic skipped response middleware, when the request object is freed."""
+    and Sanic skipped response middleware, when its connection closes (or, last resort, when
+    the request object is freed)."""
 
     __slots__ = ("_limiter", "_held")
 
@@ -192,34 +193,45 @@ EXEMPT_ROUTES = frozenset({"healthz", "readyz", "metrics"})
 def install_in_flight_limit(app, limit: int, exempt=EXEMPT_ROUTES, on_change=None) -> InFlightLimiter:
     """Refuse requests past ``limit`` per worker with 429 + Retry-After, before any work.
 
-    ``on_change(+1/-1)`` follows admissions (the gateway_in_flight gauge). Call inside the
-    worker (e.g. before_server_start) or at app build: the limiter is per process either way.
+    Admission happens right after routing, before Sanic reads the body: a refused request
+    costs no body buffer (Sanic drains and discards the rest), so memory under overload is
+    bounded by the admitted requests. ``on_change(+1/-1)`` follows admissions (the
+    gateway_in_flight gauge). The limiter is per process.
     """
-    import orjson
-    from sanic.response import raw
+    from sanic.exceptions import SanicException
 
     limiter = InFlightLimiter(limit)
     limiter.on_change = on_change
-    refusal = orjson.dumps({
-        "error": f"gateway overloaded: {limit} requests already in flight in this worker; retry later"
-    })
+    message = f"gateway overloaded: {limit} requests already in flight in this worker; retry later"
 
-    @app.on_request(priority=900)
-    async def _admit(request):
-        route = request.route
-        if route is None or route.name.rsplit(".", 1)[-1] in exempt:
-            return None
+    class _Refused(SanicException):
+        status_code = 429
+        quiet = True  # expected under load: no traceback in the log
+        headers = {"Retry-After": "1"}
+
+    @app.signal("http.routing.after")
+    async def _admit(request, route, kwargs, handler):
+        if route.name.rsplit(".", 1)[-1] in exempt:
+            return
         if not limiter.try_acquire():
-            return raw(refusal, status=429, content_type="application/json",
-                       headers={"Retry-After": "1"})
-        request.ctx.in_flight_slot = _Slot(limiter)
+            raise _Refused(message)
+        slot = _Slot(limiter)
+        request.ctx.in_flight_slot = slot
+        if request.conn_info is not None:  # HTTP/1.1: one request at a time per connection
+            request.conn_info.ctx.in_flight_slot = slot
         if on_change is not None:
             on_change(+1)
-        return None
 
     @app.on_response(priority=900)
     async def _release(request, response):
         slot = getattr(request.ctx, "in_flight_slot", None)
+        if slot is not None:
+            slot.release()
+
+    @app.signal("http.lifecycle.complete")
+    async def _connection_closed(conn_info):
+        # A client that hung up mid-request skips response middleware; free its slot here.
+        slot = getattr(conn_info.ctx, "in_flight_slot", None)
         if slot is not None:
             slot.release()
 

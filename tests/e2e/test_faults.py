@@ -153,8 +153,11 @@ def test_clients_that_give_up_free_their_in_flight_slots(tmp_path, gateway_facto
     with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "1000") as backend:
         spec = write_spec(tmp_path, addresses=[backend.target])
         with gateway_factory("--workers", "1", "--spec", spec, "--no-passthrough", "--max-in-flight", "2") as gw:
-            for _ in range(4):  # each one takes a slot, then hangs up
+            in_flight = lambda: metric_value(gw.get("/metrics").text, "gateway_in_flight")  # noqa: E731
+            for _ in range(4):  # each one takes a slot, then hangs up; twice the limit in all
                 with pytest.raises(httpx.TimeoutException):
                     httpx.post(gw.url + PREDICT, content=GOOD_BODY, timeout=0.2)
-            assert metric_value(gw.get("/metrics").text, "gateway_in_flight") == 0
+                # The hang-up reaches the worker a moment later; the slot must come back then,
+                # long before the backend would have answered (1 s).
+                wait_for(lambda: in_flight() == 0, 0.5)
             assert [gw.post(PREDICT, content=GOOD_BODY).status_code for _ in range(2)] == [200, 200]
