@@ -161,3 +161,30 @@ def test_clients_that_give_up_free_their_in_flight_slots(tmp_path, gateway_facto
                 # long before the backend would have answered (1 s).
                 wait_for(lambda: in_flight() == 0, 0.5)
             assert [gw.post(PREDICT, content=GOOD_BODY).status_code for _ in range(2)] == [200, 200]
+
+
+@pytest.mark.slow
+def test_refused_requests_never_buffer_their_bodies(tmp_path, gateway_factory, localserve_factory):
+    limit, clients, body_mb = 2, 16, 16
+    big_body = GOOD_BODY[:-1] + b" " * (body_mb << 20) + b"}"  # valid JSON, 16 MB of spaces
+    with localserve_factory("--null_model", NULL_MODEL, "--delay_ms", "1000") as backend:
+        spec = write_spec(tmp_path, addresses=[backend.target])
+        with gateway_factory("--workers", "1", "--spec", spec, "--no-passthrough",
+                             "--max-in-flight", str(limit)) as gw:
+            (worker,) = worker_pids(gw.process.pid)
+            sessions = [httpx.Client(base_url=gw.url, timeout=20) for _ in range(clients)]
+            for client in sessions:
+                client.get("/healthz")
+            # Fill the slots with small slow requests, then send the big ones.
+            with concurrent.futures.ThreadPoolExecutor(clients + limit) as pool:
+                holders = [pool.submit(sessions[i].post, PREDICT, content=GOOD_BODY) for i in range(limit)]
+                wait_for(lambda: metric_value(gw.get("/metrics").text, "gateway_in_flight") == limit, 5)
+                peak_before = rss_bytes(worker, "VmHWM")
+                big = list(pool.map(lambda c: c.post(PREDICT, content=big_body).status_code, sessions[limit:]))
+                assert [h.result().status_code for h in holders] == [200] * limit
+            peak_growth = rss_bytes(worker, "VmHWM") - peak_before
+            for client in sessions:
+                client.close()
+    assert big == [429] * (clients - limit)
+    # 14 x 16 MB would be 224 MB if refused bodies were read into memory.
+    assert peak_growth < 3 * (body_mb << 20), peak_growth
