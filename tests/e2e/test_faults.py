@@ -124,7 +124,7 @@ def test_overload_is_refused_at_once_and_memory_stays_bounded(tmp_path, gateway_
                 answer = client.post(PREDICT, content=GOOD_BODY)
                 return answer, time.monotonic() - started
 
-            rss = []
+            rss, refusals = [], 0
             with concurrent.futures.ThreadPoolExecutor(clients) as pool:
                 for _ in range(3):
                     barrier = threading.Barrier(clients)
@@ -137,6 +137,7 @@ def test_overload_is_refused_at_once_and_memory_stays_bounded(tmp_path, gateway_
                     assert all(t >= 0.39 for _, t in ok)
                     # Refusals do not wait for the slow backend.
                     assert sorted(t for _, t in refused)[len(refused) // 2] < 0.2
+                    refusals += len(refused)
                     sample = refused[0][0]
                     assert sample.headers["retry-after"] == "1" and "overloaded" in sample.json()["error"]
             for client in sessions:
@@ -144,7 +145,9 @@ def test_overload_is_refused_at_once_and_memory_stays_bounded(tmp_path, gateway_
             assert rss[-1] - rss[0] < 30 * 1024 * 1024, rss
             # Probes and scrapes are never refused for load, and nothing is left in flight.
             assert gw.get("/healthz").status_code == 200
-            assert metric_value(gw.get("/metrics").text, "gateway_in_flight") == 0
+            scrape = gw.get("/metrics").text
+            assert metric_value(scrape, "gateway_in_flight") == 0
+            assert metric_value(scrape, "gateway_requests_total", route="post_model", status="429") == refusals
             assert gw.post(PREDICT, content=GOOD_BODY).status_code == 200
 
 
