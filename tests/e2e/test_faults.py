@@ -57,7 +57,8 @@ def test_backend_killed_and_restarted_fails_fast_then_recovers(tmp_path, gateway
             assert len(outage) > 10
             assert {status for _, status, _ in outage} == {503}, sorted({s for _, s, _ in outage})
             assert max(seconds for _, _, seconds in outage) < 1.0
-            assert outage_probe.status_code == 503 and "m" in outage_probe.json()["error"]
+            assert outage_probe.status_code == 503 and "model 'm': status check failed" in outage_probe.json()["error"]
+            assert outage_probe.headers["retry-after"] == "1"
             # Recovery without restarting the gateway: each worker's channel retries at most
             # 1 s (+20% jitter) apart, so 1.5 s after the backend is back every request succeeds.
             assert recovered_at - ready_at < 1.5
