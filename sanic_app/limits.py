@@ -9,7 +9,6 @@ for the client.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,43 +90,56 @@ def apply_pillow_limit(limits: Limits) -> None:
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
 
 
-# A JSON string: quote, then runs of plain characters or escapes, then quote. Possessive
-# quantifiers keep the regex engine from backtracking on hostile input.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
-_OPEN = np.zeros(256, dtype=np.int8)
-_OPEN[[ord("["), ord("{")]] = 1
-_OPEN[[ord("]"), ord("}")]] = -1
+# Byte tricks for the vectorised JSON scan: OR-ing 0x20 folds "[" onto "{" and "]" onto "}",
+# and bit 1 tells an opening bracket (0x7B) from a closing one (0x7D).
+_FOLD = 0x20
+_OPEN_FOLDED, _CLOSE_FOLDED = 0x7B, 0x7D
+_QUOTE, _BACKSLASH = 0x22, 0x5C
+
+
+def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
+    """Positions of the quotes that delimit strings (not preceded by an odd backslash run)."""
+    quotes = np.flatnonzero(data == _QUOTE)
+    if not quotes.size:
+        return quotes
+    after_backslash = quotes[(quotes > 0) & (data[np.maximum(quotes - 1, 0)] == _BACKSLASH)]
+    if not after_backslash.size:
+        return quotes
+    backslash = data == _BACKSLASH
+    run_starts = np.flatnonzero(backslash & ~np.concatenate(([False], backslash[:-1])))
+    starts = run_starts[np.searchsorted(run_starts, after_backslash - 1, side="right") - 1]
+    escaped = after_backslash[((after_backslash - starts) & 1) == 1]
+    return np.setdiff1d(quotes, escaped, assume_unique=True) if escaped.size else quotes
 
 
 def json_depth(body: bytes | bytearray | memoryview) -> int:
     """Maximum nesting of arrays/objects in a JSON text, without parsing it.
 
-    Brackets inside strings do not count. Works on malformed JSON too (then it is only an
-    estimate, and the parser will reject the body anyway). Linear time, no recursion.
+    Brackets inside strings do not count (escaped quotes handled). Works on malformed JSON
+    too (then it is an estimate; the parser rejects the body anyway). A few vectorised passes
+    over the bytes: linear time, no recursion, no per-byte Python.
     """
-    body = bytes(body) if not isinstance(body, bytes) else body
-    if b"[" not in body and b"{" not in body:
+    data = np.frombuffer(body, dtype=np.uint8)
+    folded = data | _FOLD
+    positions = np.flatnonzero((folded == _OPEN_FOLDED) | (folded == _CLOSE_FOLDED))
+    if not positions.size:
         return 0
-    if b"\\" in body:
-        body = _JSON_STRING.sub(b"", body)
-    elif b'"' in body:
-        # No escapes: strings are exactly the odd pieces between quotes (C speed).
-        body = b"".join(body.split(b'"')[::2])
-    brackets = body.translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    steps = _OPEN[np.frombuffer(brackets, dtype=np.uint8)]
+    quotes = _unescaped_quotes(data)
+    if quotes.size:  # inside a string when an odd number of quotes come before
+        positions = positions[(np.searchsorted(quotes, positions) & 1) == 0]
+        if not positions.size:
+            return 0
+    steps = ((folded[positions] >> 1) & 1).astype(np.int8) * 2 - 1
     return int(np.cumsum(steps, dtype=np.int64).max())
 
 
 def check_json_depth(body: bytes | bytearray | memoryview, limits: Limits) -> None:
     """Refuse JSON nested deeper than the limit (400), cheaply for ordinary bodies."""
-    data = bytes(body) if not isinstance(body, bytes) else body
-    # Fast path: with no more brackets than the limit the depth cannot exceed it.
-    if data.count(b"[") + data.count(b"{") <= limits.max_json_depth:
+    data = np.frombuffer(body, dtype=np.uint8)
+    # Fast path (one pass): no more opening brackets than the limit, no deeper nesting.
+    if np.count_nonzero((data | _FOLD) == _OPEN_FOLDED) <= limits.max_json_depth:
         return
-    depth = json_depth(data)
+    depth = json_depth(body)
     if depth > limits.max_json_depth:
         raise LimitExceeded(
             f"JSON nested {depth} levels deep; the limit is {limits.max_json_depth}",
