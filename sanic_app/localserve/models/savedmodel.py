@@ -4,6 +4,7 @@ As tensorflow_model_server does, --model_base_path names a directory whose numer
 subdirectories are versions; the highest one is loaded. Signatures for metadata and
 validation come from the SavedModel's own MetaGraphDef (the `serve` tag set).
 """
+import importlib
 from pathlib import Path
 
 import grpc
@@ -106,7 +107,10 @@ class SavedModelServable(Servable):
 
     def __init__(self, name: str, base_path):
         version, directory = latest_version_dir(base_path)  # fail fast, before TF loads
-        import tensorflow as tf
+        # The one place TensorFlow is ever loaded: the embedded backend, serving a SavedModel
+        # (optional extra [savedmodel]). The gateway never imports this module
+        # (tests/sanic_app/test_app.py checks that building the app loads no tensorflow).
+        tf = importlib.import_module("tensorflow")
 
         super().__init__(name, version)
         self._tf = tf
