@@ -218,6 +218,9 @@ def markdown(results: dict) -> str:
         f"load average before/after: {meta.get('loadavg_before', '?')} / {meta.get('loadavg_after', '?')}",
         f"- gateway: {meta.get('gateway_workers', '?')} workers, fastpack extensions: "
         f"{meta.get('using_extension', '?')}; backend: {meta.get('backend', '?')}",
+        "- RSS per worker at start, MB: " + "; ".join(
+            f"{k} {', '.join(f'{v:.0f}' for v in vals)}"
+            for k, vals in (meta.get("rss_mb_per_worker_at_start") or {}).items()),
         f"- closed loop at {meta.get('concurrency', '?')} connections for {meta.get('duration_s', '?')} s "
         f"after {meta.get('warmup_s', '?')} s warm-up; open loop at {meta.get('rates', '?')} of that "
         "throughput, latency from the intended send time.",

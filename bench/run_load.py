@@ -114,6 +114,8 @@ def start_contenders(args, models: Models, backend: str, logs: Path, stack: Exit
     for key, start in wanted.items():
         try:
             services[key] = stack.enter_context(start())
+            results["meta"].setdefault("rss_mb_per_worker_at_start", {})[key] = rss_mb(
+                services[key])
             log(f"{key}: pid {services[key].pid}, workers {services[key].workers()}, "
                 f"{services[key].address}")
         except Exception as exc:
