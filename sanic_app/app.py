@@ -15,10 +15,12 @@ from sanic.exceptions import SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import raw
 
+from fastpack.allocator import tune_allocator
 from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
 from sanic_app import modes, operations
 from sanic_app.errors import UpstreamError, error_body, from_exception
 from sanic_app.http.tfserving import bp as tfserving_bp
+from sanic_app.memory import release_when_idle
 from sanic_app.registry import ModelRegistry
 from sanic_app.spec import ModelConfig, load_specs
 
@@ -93,11 +95,11 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
 
     @app.before_server_start
     async def start_worker(app):
-        try:  # keep MB-sized request buffers on warm heap pages (no page faults per request)
-            from fastpack.allocator import tune_allocator
-        except ImportError:
-            tune_allocator = None
-        app.ctx.allocator = tune_allocator() if tune_allocator is not None else None
+        # MB-sized request buffers stay on warm heap pages (no page faults per request); the
+        # flip side, free heap held after a burst, is handed back once the worker goes idle.
+        app.ctx.allocator = tune_allocator()
+        if app.ctx.allocator.applied:
+            app.add_task(release_when_idle(app.ctx.in_flight), name="release_when_idle")
         executor = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode") \
             if settings.decode_threads else None
         app.ctx.executor = executor

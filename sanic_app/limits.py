@@ -161,6 +161,7 @@ class InFlightLimiter:
             raise ValueError("in-flight limit must be >= 1")
         self.limit = limit
         self.current = 0
+        self.admitted = 0  # ever, so idle watchers (sanic_app.memory) can tell traffic happened
         self.refused = 0
         self.on_change = None  # optional callback(+1/-1), see install_in_flight_limit
 
@@ -169,6 +170,7 @@ class InFlightLimiter:
             self.refused += 1
             return False
         self.current += 1
+        self.admitted += 1
         return True
 
     def release(self) -> None:

@@ -66,7 +66,8 @@ def install(app, settings) -> None:
         return raw(error_body(message), status=413, content_type="application/json")
 
     http_metrics.install(app)
-    limits.install_in_flight_limit(app, settings.max_in_flight, on_change=_in_flight_changed)
+    app.ctx.in_flight = limits.install_in_flight_limit(
+        app, settings.max_in_flight, on_change=_in_flight_changed)
     health.add_routes(app, _readiness)
 
 

@@ -44,3 +44,26 @@ def test_tuned_worker_does_not_fault_on_request_buffers():
 def test_prefault_must_fit_below_the_mmap_threshold():
     with pytest.raises(ValueError):
         tune_allocator(mmap_threshold=1 << 20, prefault_bytes=2 << 20)
+
+
+RELEASE_CHILD = """
+import json
+from fastpack.allocator import release_free_memory, tune_allocator
+def rss_mib():
+    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
+tune_allocator()
+buffers = [bytearray(13_000_000) for _ in range(16)]  # a burst: 16 requests' worth in flight
+del buffers[:-1]  # freed holes below the last one: trimming the heap top cannot return them
+held = rss_mib()
+released = release_free_memory()
+print(json.dumps({"held": held, "after": rss_mib(), "released": released}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim")
+def test_release_free_memory_returns_a_bursts_holes():
+    out = subprocess.run([sys.executable, "-c", RELEASE_CHILD], capture_output=True, text=True, check=True)
+    figures = json.loads(out.stdout)
+    assert figures["held"] > 150  # tuned malloc keeps the freed buffers mapped...
+    assert figures["released"]
+    assert figures["after"] < figures["held"] - 150  # ...until they are handed back
