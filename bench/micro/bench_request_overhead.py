@@ -1,0 +1,152 @@
+"""Gateway CPU per small request, this working tree against a git revision, interleaved.
+
+Run:  python -m bench.micro.bench_request_overhead [--baseline REV] [--rounds 5] [--duration 3]
+
+Why: the small-tensor scenario (f32[1,8] JSON -> null model) is pure per-request overhead
+(HTTP, middleware, logging, metrics, JSON, gRPC), so its gateway CPU per request is the figure
+to cut. A full bench/run_load.py takes minutes; this takes one: one null backend (the embedded
+LocalServe), two gateways with ``--workers 1`` serving the same spec (the baseline revision's
+``sanic_app`` exported with ``git archive`` into a temporary folder and put first on
+PYTHONPATH, and this working tree), and closed-loop windows at concurrency 1 (sequential) and
+16 (concurrent) that alternate between the two so that outside load hits both alike. CPU is
+user + system time of each gateway's whole process tree from /proc over the window, divided by
+the answers completed in it. Access lines go to a log file, as in a deployment that ships them.
+
+Prints one line per window, then medians per concurrency and the ratio working tree / baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import loadgen, procstat, scenarios
+from bench.services import REPO, Service, bench_env, free_port, http_ok, python_module
+
+MODEL, INPUT, OUTPUT, WIDTH = "tiny", "x", "y", 8
+
+
+def export_revision(rev: str, folder: Path) -> Path:
+    """``sanic_app`` as of ``rev`` in ``folder`` (plus this tree's generated *_pb2.py)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "sanic_app"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    for generated in (REPO / "sanic_app" / "protos").glob("*_pb2*.py"):
+        target = folder / "sanic_app" / "protos" / generated.name
+        if not target.exists():
+            shutil.copy(generated, target)
+    return folder
+
+
+def write_spec(folder: Path, backend: str) -> Path:
+    spec = folder / "tiny.json"
+    spec.write_text(json.dumps({
+        "model": {"name": MODEL, "signature_name": "serving_default"},
+        "target": {"addresses": [backend], "deadline_ms": 5000},
+        "inputs": {INPUT: {"kind": "tensor", "dtype": "float32", "shape": [-1, WIDTH]}},
+        "outputs": {OUTPUT: {"postprocess": "raw"}},
+    }))
+    return spec
+
+
+def start_gateway(name: str, spec: Path, logs: Path, pythonpath: Path | None) -> Service:
+    port = free_port()
+    argv = python_module("sanic_app", "--workers", "1", "--port", str(port), "--host",
+                         "127.0.0.1", "-s", str(spec))
+    env = bench_env()
+    if pythonpath is not None:
+        env["PYTHONPATH"] = f"{pythonpath}:{env['PYTHONPATH']}"
+    return Service(name, argv, port, env=env, log_dir=logs).start(ready=http_ok("/healthz"))
+
+
+def window(gateway: Service, requests: list[bytes], concurrency: int, warmup: float,
+           duration: float) -> dict:
+    samples = {}
+
+    async def start():
+        samples["before"] = procstat.sample_tree(gateway.pid)
+
+    async def end():
+        samples["after"] = procstat.sample_tree(gateway.pid)
+
+    result = loadgen.run_load(gateway.host, gateway.port, requests, concurrency=concurrency,
+                              warmup_s=warmup, duration_s=duration, on_window_start=start,
+                              on_window_end=end)
+    used = procstat.delta(samples["before"], samples["after"])
+    bad = {k: v for k, v in result.statuses.items() if k != 200}
+    if bad:
+        raise SystemExit(f"{gateway.name}: non-200 answers {bad}; see {gateway.log_path}")
+    n = result.completed
+    return {"requests": n, "rps": n / result.window_s, "cpu_ms": used["cpu_s"] * 1000.0 / n,
+            "sys_ms": used["sys_s"] * 1000.0 / n, "gen_cpu": result.generator_cpu_s / result.window_s}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--baseline", default="HEAD", help="git revision to compare with (default HEAD)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--duration", type=float, default=3.0)
+    p.add_argument("--warmup", type=float, default=0.5)
+    p.add_argument("--concurrency", default="1,16", help="comma-separated closed-loop connections")
+    p.add_argument("--only-tree", action="store_true", help="measure the working tree alone")
+    args = p.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        tmp = Path(tmp)
+        logs = tmp / "logs"
+        logs.mkdir()
+        backend_port = free_port()
+        tiny = f"{INPUT}=float32[-1,{WIDTH}]:{OUTPUT}=float32[-1,4]"
+        backend = Service("backend", python_module("sanic_app.localserve", "--port", str(backend_port),
+                                                   "--null_model", f"{MODEL}:{tiny}"),
+                          backend_port, log_dir=logs).start(timeout=60)
+        gateways = []
+        try:
+            spec = write_spec(tmp, backend.address)
+            if not args.only_tree:
+                base_dir = export_revision(args.baseline, tmp / "baseline")
+                gateways.append(start_gateway("baseline", spec, logs, base_dir))
+            gateways.append(start_gateway("tree", spec, logs, None))
+            host = gateways[0].address
+            requests = [loadgen.build_request(
+                "POST", f"/v1/models/{MODEL}:predict", host,
+                json.dumps({"instances": [row]}).encode(), [("Content-Type", "application/json")])
+                for row in scenarios.tiny_rows()]
+            figures: dict = {(g.name, c): [] for g in gateways for c in levels}
+            for r in range(args.rounds):
+                order = gateways if r % 2 == 0 else gateways[::-1]
+                for c in levels:
+                    for g in order:
+                        w = window(g, requests, c, args.warmup, args.duration)
+                        figures[(g.name, c)].append(w["cpu_ms"])
+                        print(f"round {r} c={c:<3} {g.name:<8} {w['rps']:7.0f} req/s  "
+                              f"CPU {w['cpu_ms']:.3f} ms/req (sys {w['sys_ms']:.3f})  "
+                              f"gen {w['gen_cpu']:.2f} cores", flush=True)
+        finally:
+            for g in gateways:
+                g.stop()
+            backend.stop()
+
+    print(f"\nmedian gateway CPU ms per request over {args.rounds} rounds "
+          f"(baseline = {args.baseline}):")
+    summary = {}
+    for c in levels:
+        row = {g.name: statistics.median(figures[(g.name, c)]) for g in gateways}
+        text = "  ".join(f"{name} {ms:.3f}" for name, ms in row.items())
+        if "baseline" in row:
+            row["ratio"] = row["tree"] / row["baseline"]
+            text += f"  tree/baseline {row['ratio']:.2f}"
+        summary[f"c{c}"] = row
+        print(f"  c={c:<3} {text}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
