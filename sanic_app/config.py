@@ -158,6 +158,8 @@ class Settings:
         checks = [
             (0 <= self.port < 65536, "port", "must be 0..65535"),
             (self.workers >= 1, "workers", "must be >= 1"),
+            (not self.single_process or self.workers == 1, "workers",
+             "--single-process serves in this one process: drop --workers (GATEWAY_WORKERS)"),
             (self.deadline_ms > 0, "deadline_ms", "must be > 0"),
             (self.max_body_bytes > 0, "max_body_bytes", "must be > 0"),
             (self.max_batch >= 1, "max_batch", "must be >= 1"),

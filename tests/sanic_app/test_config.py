@@ -13,27 +13,29 @@ def test_defaults():
 
 
 def test_flags():
-    s = parse_settings(["--workers", "4", "--single-process", "-s", "a.json", "--spec", "b.json",
+    s = parse_settings(["--workers", "4", "-s", "a.json", "--spec", "b.json",
                         "--host", "0.0.0.0", "-p", "9000", "--target", "tfs:8500",
                         "--deadline-ms", "250", "--no-passthrough"], {})
-    assert s.workers == 4 and s.single_process and s.port == 9000 and s.host == "0.0.0.0"
+    assert s.workers == 4 and not s.single_process and s.port == 9000 and s.host == "0.0.0.0"
     assert s.spec_paths == ("a.json", "b.json")
     assert s.target == "tfs:8500" and s.deadline_s == 0.25 and s.passthrough is False
 
 
 def test_env_and_precedence():
-    env = {"GATEWAY_PORT": "9100", "GATEWAY_WORKERS": "3", "GATEWAY_SPECS": "x.json,y.json",
-           "GATEWAY_SINGLE_PROCESS": "yes", "PATH": "/bin"}
+    env = {"GATEWAY_PORT": "9100", "GATEWAY_WORKERS": "3", "GATEWAY_SPECS": "x.json,y.json", "PATH": "/bin"}
     s = parse_settings([], env)
-    assert (s.port, s.workers, s.spec_paths, s.single_process) == (9100, 3, ("x.json", "y.json"), True)
+    assert (s.port, s.workers, s.spec_paths, s.single_process) == (9100, 3, ("x.json", "y.json"), False)
     s = parse_settings(["--port", "9200"], env)
     assert s.port == 9200 and s.workers == 3
+    s = parse_settings([], {"GATEWAY_SINGLE_PROCESS": "yes"})
+    assert s.single_process and s.workers == 1
 
 
 @pytest.mark.parametrize("argv,env,words", [
     (["--port", "eighty"], {}, ["--port", "eighty"]),
     (["--port", "70000"], {}, ["port", "0..65535"]),
     (["--workers", "0"], {}, ["workers"]),
+    (["--workers", "2", "--single-process"], {}, ["--single-process", "--workers"]),
     (["--target", "no-port"], {}, ["--target", "host:port"]),
     ([], {"GATEWAY_WORKERS": "many"}, ["GATEWAY_WORKERS", "many"]),
     ([], {"GATEWAY_SINGLE_PROCESS": "perhaps"}, ["GATEWAY_SINGLE_PROCESS"]),
