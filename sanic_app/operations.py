@@ -49,15 +49,15 @@ def install(app, settings) -> None:
     limits.apply_pillow_limit(configured)
 
     @app.main_process_start
-    async def _prepare_metrics_dir(app, _):
+    async def _prepare_metrics_dir(app):
         metrics.prepare_multiprocess_dir(settings.metrics_dir)
 
     @app.before_server_start
-    async def _worker_metrics(app, _):
+    async def _worker_metrics(app):
         metrics.get_metrics()  # open this worker's metric files before the first request
 
     @app.after_server_stop
-    async def _worker_gone(app, _):
+    async def _worker_gone(app):
         metrics.worker_exiting()
 
     @app.exception(SanicPayloadTooLarge)
