@@ -101,7 +101,6 @@ setup(
         "orjson>=3.10",
         "pybase64>=1.4",
         "pillow>=10.4",
-        "prometheus-client>=0.20",
     ],
     extras_require={
         # The official packages are only a reference to agree with, never a runtime need.
@@ -113,6 +112,8 @@ setup(
             "tensorflow==2.21.0",
             "tensorflow-serving-api==2.21.0",
             "scikit-learn>=1.4",
+            # parses /metrics in tests (the gateway writes the exposition format itself)
+            "prometheus-client>=0.20",
             # the published spec schema is checked against the shipped specs and spec.py
             "jsonschema>=4.18",
             # run modes: the profile switch, the OpenAPI check and the Dockerfile lint
@@ -123,7 +124,7 @@ setup(
         # `--profile` (also installed in the Docker image)
         "profile": ["pyinstrument>=4.6"],
         "savedmodel": ["tensorflow>=2.16"],
-        "bench": ["matplotlib>=3.8", "py-spy>=0.3.14",
+        "bench": ["matplotlib>=3.8", "py-spy>=0.3.14", "prometheus-client>=0.20",
                   # the old design rebuilt as a baseline (gunicorn 26 dropped eventlet workers)
                   "gunicorn==25.*", "eventlet>=0.36", "flask>=3.0", "tensorflow-serving-api==2.21.0"],
     },
