@@ -59,9 +59,15 @@ def start_gateway(name: str, spec: Path, logs: Path, pythonpath: Path | None) ->
     port = free_port()
     argv = python_module("sanic_app", "--workers", "1", "--port", str(port), "--host",
                          "127.0.0.1", "-s", str(spec))
-    env = bench_env()
+    # Safe-path mode: the working directory (the repo) must not shadow the baseline's package.
+    env = bench_env(PYTHONSAFEPATH="1")
     if pythonpath is not None:
         env["PYTHONPATH"] = f"{pythonpath}:{env['PYTHONPATH']}"
+    found = subprocess.run([sys.executable, "-c", "import sanic_app; print(sanic_app.__file__)"],
+                           env=env, cwd=str(REPO), capture_output=True, text=True).stdout.strip()
+    expected = (pythonpath or REPO) / "sanic_app" / "__init__.py"
+    if Path(found) != expected:
+        raise SystemExit(f"{name}: would import {found!r}, not {expected}")
     return Service(name, argv, port, env=env, log_dir=logs).start(ready=http_ok("/healthz"))
 
 
