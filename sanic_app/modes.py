@@ -66,6 +66,8 @@ def serve_options(settings) -> dict:
     """Keyword arguments for ``app.prepare`` that the run mode decides."""
     options = {
         "access_log": True,  # Sanic's access line is our structured access line (sanic_app.logging)
+        # ... written by our protocol straight from the request in production (no LogRecord)
+        "protocol": applog.AccessLineProtocol,
         "motd": False,       # the banner is not a log line; the mode is logged instead
         "auto_reload": settings.reload,
     }

@@ -182,3 +182,59 @@ def test_request_id_round_trip_over_a_real_server(tmp_path):
         ("sanic_app.work", "working"), ("sanic.access", "GET /work 200")]
     missing = [line for line in lines if line.get("request_id") == made.headers["x-request-id"]]
     assert missing and missing[-1]["status"] == 404
+
+
+def test_protocol_access_line_has_the_formatters_fields():
+    """The production protocol writes the access line without a LogRecord: same fields, same order."""
+    timings = SimpleNamespace(items=lambda: {"decode": 0.0012, "pack": 0.0, "backend": 0.004}.items(),
+                              batch_size=2)
+    request = _fake_request(request_id="rid-9", started=time.perf_counter() - 0.010)
+    request.ctx.timings, request.ctx.model = timings, "digits"
+    request.client_ip, request.port = "127.0.0.1", 5
+    response = SimpleNamespace(status=200, headers={"content-length": 41})
+    formatted = orjson.loads(_emit("production", "sanic.access", within=request, status=200, byte=41,
+                                   host="127.0.0.1:5", request="POST http://x/", duration=" 1ms"))
+    fast = applog.access_line(request, response, None, applog._UtcClock())
+    assert fast.endswith(b"\n") and fast.count(b"\n") == 1
+    fast = orjson.loads(fast)
+    assert list(fast) == list(formatted)
+    for varying in ("timestamp", "latency_ms"):
+        fast.pop(varying), formatted.pop(varying)
+    assert fast == formatted
+    assert fast["timings_ms"] == {"decode": 1.2, "backend": 4.0} and fast["client"] == "127.0.0.1:5"
+    chunked = SimpleNamespace(status=200, headers={"transfer-encoding": "chunked"})
+    assert "bytes" not in orjson.loads(applog.access_line(request, chunked, None, applog._UtcClock()))
+
+
+def test_json_lines_handler_batches_lines_in_the_event_loop_and_keeps_their_order():
+    import asyncio
+
+    stream = io.StringIO()
+    handler = applog.JsonLinesHandler(stream)
+    handler.setFormatter(applog.JsonLineFormatter())
+    log = logging.getLogger("sanic_app.batching")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    try:
+        log.info("outside the loop")  # no event loop here: written at once
+        assert stream.getvalue().count("\n") == 1
+
+        async def serve():
+            log.info("first")
+            handler.add(b'{"access":1}\n')
+            assert stream.getvalue().count("\n") == 1  # held in the buffer
+            log.warning("problem")  # written at once, after what it waited behind
+            assert stream.getvalue().count("\n") == 4
+            log.info("later")
+            await asyncio.sleep(applog.FLUSH_INTERVAL_S * 3)  # the timer writes it
+            assert stream.getvalue().count("\n") == 5
+
+        asyncio.run(serve())
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("message", line.get("access")) for line in lines] == [
+        "outside the loop", "first", 1, "problem", "later"]
+    assert applog._json_lines is not handler  # closed: the protocol falls back to Sanic's line

@@ -1,7 +1,7 @@
 """Run-mode settings: env vs flags (flags win), refused combinations, and what reaches Sanic."""
 import pytest
 
-from sanic_app import modes
+from sanic_app import logging as applog, modes
 from sanic_app.cli import parse_settings
 from sanic_app.errors import ConfigError
 
@@ -36,7 +36,8 @@ def test_refused_values_name_the_setting_and_the_choices(argv, env, words):
 def test_serve_options_per_mode(monkeypatch):
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     production = modes.serve_options(parse_settings([], {}))
-    assert production == {"access_log": True, "motd": False, "auto_reload": False}
+    assert production == {"access_log": True, "motd": False, "auto_reload": False,
+                          "protocol": applog.AccessLineProtocol}
     reload = modes.serve_options(parse_settings(["--env", "development", "--reload"], {}))
     assert reload["auto_reload"] is True
     assert {p.rsplit("/", 1)[-1] for p in reload["reload_dir"]} == {"sanic_app", "fastpack"}
