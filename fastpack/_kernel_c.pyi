@@ -2,13 +2,21 @@
 from typing import Sequence
 
 import numpy as np
+from PIL import Image
 
 from fastpack._kernel_images import ImageBatchBase
 from fastpack.imageparams import PreprocessParams
 
-def write_image(source: np.ndarray, params: PreprocessParams, dest: memoryview) -> None: ...
+def write_image(source: np.ndarray | PillowPixels, params: PreprocessParams, dest: memoryview) -> None: ...
 def float16_bits(values: np.ndarray) -> list[int]: ...
+
+class PillowPixels:
+    image: Image.Image
+    shape: tuple[int, int, int]
+    step: int
+
+def borrow_pillow(image: Image.Image) -> PillowPixels | None: ...
 
 class ImageBatch(ImageBatchBase): ...
 
-def preprocess(images: Sequence[np.ndarray], params: PreprocessParams) -> np.ndarray: ...
+def preprocess(images: Sequence[np.ndarray | Image.Image], params: PreprocessParams) -> np.ndarray: ...

@@ -8,8 +8,9 @@ into the caller's buffer. ScaleAndTranslate (antialias) runs vertical-first inst
 Scratch is a few rows; the GIL is released for all of it. Every table index is checked against
 the source size before the loops run, and every length against the buffers.
 """
-from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t
-from libc.string cimport memcpy, memset
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.string cimport memcpy, memset, strcmp
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from libc.math cimport rintf
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 
@@ -43,25 +44,44 @@ cdef extern from *:
         for (Py_ssize_t i = 0; i < n; i++) dst[i] = (float)src[i];
     }
 
-    /* Pillow's convert("L") in 16-bit fixed point, straight to float. */
-    static void fp_luma(const uint8_t *restrict rgb, float *restrict dst, Py_ssize_t width) {
+    /* Pillow's convert("L") in 16-bit fixed point, straight to float; ``step`` bytes per
+       pixel (3 for packed RGB, 4 for Pillow's own RGBX memory). */
+    static void fp_luma(const uint8_t *restrict rgb, Py_ssize_t step, float *restrict dst,
+                        Py_ssize_t width) {
         for (Py_ssize_t x = 0; x < width; x++) {
-            uint32_t v = rgb[3 * x] * 19595u + rgb[3 * x + 1] * 38470u
-                         + rgb[3 * x + 2] * 7471u + 0x8000u;
+            uint32_t v = rgb[step * x] * 19595u + rgb[step * x + 1] * 38470u
+                         + rgb[step * x + 2] * 7471u + 0x8000u;
             dst[x] = (float)(uint8_t)(v >> 16);
         }
     }
 
-    static void fp_luma_u8(const uint8_t *restrict rgb, uint8_t *restrict dst, Py_ssize_t width) {
+    static void fp_luma_u8(const uint8_t *restrict rgb, Py_ssize_t step, uint8_t *restrict dst,
+                           Py_ssize_t width) {
         for (Py_ssize_t x = 0; x < width; x++) {
-            uint32_t v = rgb[3 * x] * 19595u + rgb[3 * x + 1] * 38470u
-                         + rgb[3 * x + 2] * 7471u + 0x8000u;
+            uint32_t v = rgb[step * x] * 19595u + rgb[step * x + 1] * 38470u
+                         + rgb[step * x + 2] * 7471u + 0x8000u;
             dst[x] = (uint8_t)(v >> 16);
         }
     }
 
+    /* Arrow's C data interface structs (a stable ABI), as Pillow exports images through them. */
+    struct FpArrowSchema {
+        const char *format; const char *name; const char *metadata; int64_t flags;
+        int64_t n_children; struct FpArrowSchema **children; struct FpArrowSchema *dictionary;
+        void (*release)(struct FpArrowSchema *); void *private_data;
+    };
+    struct FpArrowArray {
+        int64_t length; int64_t null_count; int64_t offset; int64_t n_buffers; int64_t n_children;
+        const void **buffers; struct FpArrowArray **children; struct FpArrowArray *dictionary;
+        void (*release)(struct FpArrowArray *); void *private_data;
+    };
+
+    /* The horizontal passes read source pixels ``step`` floats apart (rc, or 4 for a row widened
+       from Pillow's RGBX memory, whose spare lane is never used) and write rc floats per pixel. */
+
     /* out[x] = a + (b - a) * lerp with a, b the (lower, upper) source pixels: ResizeBilinear. */
-    static void fp_h_lerp(const float *restrict row, Py_ssize_t rc, const int32_t *restrict index,
+    static void fp_h_lerp(const float *restrict row, Py_ssize_t step, Py_ssize_t rc,
+                          const int32_t *restrict index,
                           const float *restrict weight, Py_ssize_t taps, Py_ssize_t out_w,
                           float *restrict out) {
         Py_ssize_t x;
@@ -69,23 +89,23 @@ cdef extern from *:
     #if FP_SSE2
             for (x = 0; x < out_w; x++) {
                 __m128 lerp = _mm_set1_ps(weight[x * taps]);
-                __m128 a = _mm_loadu_ps(row + 3 * (Py_ssize_t)index[x * taps]);
-                __m128 b = _mm_loadu_ps(row + 3 * (Py_ssize_t)index[x * taps + 1]);
+                __m128 a = _mm_loadu_ps(row + step * (Py_ssize_t)index[x * taps]);
+                __m128 b = _mm_loadu_ps(row + step * (Py_ssize_t)index[x * taps + 1]);
                 _mm_storeu_ps(out + 3 * x, _mm_add_ps(a, _mm_mul_ps(_mm_sub_ps(b, a), lerp)));
             }
             return;
     #endif
         }
         for (x = 0; x < out_w; x++) {
-            const float *a = row + rc * (Py_ssize_t)index[x * taps];
-            const float *b = row + rc * (Py_ssize_t)index[x * taps + 1];
+            const float *a = row + step * (Py_ssize_t)index[x * taps];
+            const float *b = row + step * (Py_ssize_t)index[x * taps + 1];
             float lerp = weight[x * taps];
             for (Py_ssize_t c = 0; c < rc; c++) out[rc * x + c] = a[c] + (b[c] - a[c]) * lerp;
         }
     }
 
     /* out[x] = sum_k weight[k] * pixel[index[k]], from 0 in tap order: the other resamplers. */
-    static void fp_h_weights(const float *restrict row, Py_ssize_t rc,
+    static void fp_h_weights(const float *restrict row, Py_ssize_t step, Py_ssize_t rc,
                              const int32_t *restrict index, const float *restrict weight,
                              const int32_t *restrict count, Py_ssize_t taps, Py_ssize_t out_w,
                              float *restrict out) {
@@ -96,7 +116,7 @@ cdef extern from *:
                 __m128 acc = _mm_setzero_ps();
                 for (k = 0; k < count[x]; k++) {
                     __m128 w = _mm_set1_ps(weight[x * taps + k]);
-                    __m128 p = _mm_loadu_ps(row + 3 * (Py_ssize_t)index[x * taps + k]);
+                    __m128 p = _mm_loadu_ps(row + step * (Py_ssize_t)index[x * taps + k]);
                     acc = _mm_add_ps(acc, _mm_mul_ps(w, p));
                 }
                 _mm_storeu_ps(out + 3 * x, acc);
@@ -108,7 +128,7 @@ cdef extern from *:
             for (Py_ssize_t c = 0; c < rc; c++) {
                 float acc = 0.0f;
                 for (k = 0; k < count[x]; k++)
-                    acc = acc + weight[x * taps + k] * row[rc * (Py_ssize_t)index[x * taps + k] + c];
+                    acc = acc + weight[x * taps + k] * row[step * (Py_ssize_t)index[x * taps + k] + c];
                 out[rc * x + c] = acc;
             }
         }
@@ -138,11 +158,27 @@ cdef extern from *:
     """
     const int FP_PAD
     void fp_widen(const uint8_t* src, float* dst, Py_ssize_t n) noexcept nogil
-    void fp_luma(const uint8_t* rgb, float* dst, Py_ssize_t width) noexcept nogil
-    void fp_luma_u8(const uint8_t* rgb, uint8_t* dst, Py_ssize_t width) noexcept nogil
-    void fp_h_lerp(const float* row, Py_ssize_t rc, const int32_t* index, const float* weight,
-                   Py_ssize_t taps, Py_ssize_t out_w, float* out) noexcept nogil
-    void fp_h_weights(const float* row, Py_ssize_t rc, const int32_t* index, const float* weight,
+    void fp_luma(const uint8_t* rgb, Py_ssize_t step, float* dst, Py_ssize_t width) noexcept nogil
+    void fp_luma_u8(const uint8_t* rgb, Py_ssize_t step, uint8_t* dst,
+                    Py_ssize_t width) noexcept nogil
+    struct FpArrowSchema:
+        const char* format
+        int64_t n_children
+        FpArrowSchema** children
+        void* release
+    struct FpArrowArray:
+        int64_t length
+        int64_t null_count
+        int64_t offset
+        int64_t n_buffers
+        int64_t n_children
+        const void** buffers
+        FpArrowArray** children
+        void* release
+    void fp_h_lerp(const float* row, Py_ssize_t step, Py_ssize_t rc, const int32_t* index,
+                   const float* weight, Py_ssize_t taps, Py_ssize_t out_w, float* out) noexcept nogil
+    void fp_h_weights(const float* row, Py_ssize_t step, Py_ssize_t rc, const int32_t* index,
+                      const float* weight,
                       const int32_t* count, Py_ssize_t taps, Py_ssize_t out_w,
                       float* out) noexcept nogil
     void fp_v_lerp(const float* top, const float* bottom, float lerp, float* out,
@@ -176,8 +212,10 @@ cdef struct Axis:
 cdef struct Job:
     const uint8_t* src
     Py_ssize_t in_h, in_w, src_c
+    Py_ssize_t src_step  # bytes per source pixel: src_c, or 4 for Pillow's RGBX memory
     int to_gray
     Py_ssize_t rc  # channels being resampled (1 after luma conversion)
+    Py_ssize_t h_step  # floats per pixel in rows entering the horizontal pass: rc, or 4 (RGBX)
     Axis rows
     Axis cols
     float post
@@ -191,8 +229,8 @@ cdef struct Job:
     int dtype
     uint8_t* dest
     # scratch rows, each with FP_PAD spare floats at the end
-    float* frow  # in_w * rc: a source row as floats (horizontal-first)
-    float* vrow  # in_w * rc: a vertically combined row (vertical-first)
+    float* frow  # in_w * h_step: a source row as floats (horizontal-first)
+    float* vrow  # in_w * h_step: a vertically combined row (vertical-first)
     float* row_a  # out_w * rc: cached horizontal row (slot 0)
     float* row_b  # out_w * rc: cached horizontal row (slot 1)
     float* vals  # out_w * rc: this output row, un-normalised
@@ -240,20 +278,22 @@ cdef inline uint8_t float_to_u8(float value) noexcept nogil:
 
 
 cdef inline void horizontal(Job* job, const float* row, float* out) noexcept nogil:
-    """One source row (in_w * rc floats, padded) -> out_w * rc floats (padded)."""
+    """One source row (in_w * h_step floats, padded) -> out_w * rc floats (padded)."""
     cdef Axis* ax = &job.cols
     if ax.kind == KIND_LERP:
-        fp_h_lerp(row, job.rc, ax.index, ax.weight, ax.taps, ax.out_size, out)
+        fp_h_lerp(row, job.h_step, job.rc, ax.index, ax.weight, ax.taps, ax.out_size, out)
     else:
-        fp_h_weights(row, job.rc, ax.index, ax.weight, ax.count, ax.taps, ax.out_size, out)
+        fp_h_weights(row, job.h_step, job.rc, ax.index, ax.weight, ax.count, ax.taps, ax.out_size,
+                     out)
 
 
 cdef inline void horizontal_source(Job* job, Py_ssize_t r, float* out) noexcept nogil:
     """Source row ``r`` (as luma if asked) resampled horizontally into ``out``."""
+    cdef const uint8_t* row = job.src + r * job.in_w * job.src_step
     if job.to_gray:
-        fp_luma(job.src + r * job.in_w * 3, job.frow, job.in_w)
-    else:
-        fp_widen(job.src + r * job.in_w * job.src_c, job.frow, job.in_w * job.src_c)
+        fp_luma(row, job.src_step, job.frow, job.in_w)
+    else:  # RGBX rows keep their spare lane: a vector widening, then skipped by the h-pass
+        fp_widen(row, job.frow, job.in_w * job.src_step)
     horizontal(job, job.frow, out)
 
 
@@ -345,13 +385,14 @@ cdef void run_horizontal_first(Job* job) noexcept nogil:
 cdef void run_vertical_first(Job* job) noexcept nogil:
     """ScaleAndTranslate's order: the output row's source rows combined, then resampled across."""
     cdef Py_ssize_t y, k, r
-    cdef Py_ssize_t in_row = job.in_w * job.rc
+    cdef Py_ssize_t in_row = job.in_w * job.src_step  # bytes per row of ``pixels``
     cdef Py_ssize_t taps = job.rows.taps
     cdef const uint8_t* pixels = job.src
     if job.to_gray:
         for r in range(job.in_h):
-            fp_luma_u8(job.src + r * job.in_w * 3, job.gray + r * job.in_w, job.in_w)
+            fp_luma_u8(job.src + r * in_row, job.src_step, job.gray + r * job.in_w, job.in_w)
         pixels = job.gray
+        in_row = job.in_w
     for y in range(job.rows.out_size):
         memset(job.vrow, 0, in_row * sizeof(float))
         for k in range(job.rows.count[y]):
@@ -404,8 +445,9 @@ cdef float* floats(Py_ssize_t n) except NULL:
 def write_image(source, params, dest):
     """Write one checked image's tensor bytes into ``dest`` (exactly its slice of the batch)."""
     pixels, plan = prepare(source, params)
-    cdef const uint8_t[:, :, ::1] src = pixels
+    cdef const uint8_t[:, :, ::1] src
     cdef uint8_t[::1] out = dest
+    cdef PillowPixels borrowed
     cdef const int32_t[:, ::1] rows_index = plan.rows.index
     cdef const float[:, ::1] rows_weight = plan.rows.weight
     cdef const int32_t[::1] rows_count = plan.rows.count
@@ -416,12 +458,23 @@ def write_image(source, params, dest):
     cdef Py_ssize_t c, x, out_w, out_h, itemsize, nbytes
     cdef int ok
     memset(&job, 0, sizeof(Job))
-    job.src = &src[0, 0, 0]
-    job.in_h = src.shape[0]
-    job.in_w = src.shape[1]
-    job.src_c = src.shape[2]
+    if isinstance(pixels, PillowPixels):
+        borrowed = pixels  # holds the Arrow export, so the memory stays valid until we return
+        job.src = borrowed.data
+        job.in_h, job.in_w, job.src_c = borrowed.shape
+        job.src_step = borrowed.step
+    else:
+        src = pixels
+        job.src = &src[0, 0, 0]
+        job.in_h = src.shape[0]
+        job.in_w = src.shape[1]
+        job.src_c = src.shape[2]
+        job.src_step = job.src_c
     job.to_gray = bool(plan.to_gray)
     job.rc = 1 if (job.to_gray or job.src_c == 1) else 3
+    job.h_step = 1 if job.to_gray else job.src_step
+    if job.src_step not in (job.src_c, 4) or (job.src_step == 4 and job.src_c != 3):
+        raise PreprocessError(f"internal error: {job.src_step} bytes per {job.src_c}-channel pixel")
     if job.src_c not in (1, 3) or (job.to_gray and job.src_c != 3):
         raise PreprocessError(f"internal error: {job.src_c}-channel source")
     fill_axis(&job.rows, plan.rows, rows_index, rows_weight, rows_count)
@@ -464,13 +517,13 @@ def write_image(source, params, dest):
         job.mulrow = floats(out_w * job.out_c)
         job.addrow = floats(out_w * job.out_c)
         if job.vertical_first:
-            job.vrow = floats(job.in_w * job.rc)
+            job.vrow = floats(job.in_w * job.src_step)  # RGBX rows are combined with 4 lanes
             if job.to_gray:
                 job.gray = <uint8_t*>PyMem_RawMalloc(job.in_h * job.in_w)
                 if job.gray == NULL:
                     raise MemoryError()
         else:
-            job.frow = floats(job.in_w * job.src_c)
+            job.frow = floats(job.in_w * job.src_step)
         with nogil:
             for x in range(out_w):
                 for c in range(job.out_c):
@@ -492,6 +545,80 @@ def write_image(source, params, dest):
         PyMem_RawFree(job.gray)
 
 
+cdef class PillowPixels:
+    """A loaded Pillow "RGB" or "L" image's pixels, read in place (no copy).
+
+    Pillow (>= 11.2) exports its pixel memory through Arrow's C data interface when the image
+    sits in one block (up to 16 MB by default). We keep the exported capsules, whose destructors
+    release the export, and the image itself, so the memory outlives every read of it. RGB
+    images are stored RGBX, 4 bytes per pixel; ``step`` says so to the kernel.
+    """
+    cdef readonly object image
+    cdef object _schema, _array  # Arrow capsules: alive as long as we read ``data``
+    cdef const uint8_t* data
+    cdef readonly tuple shape  # (height, width, channels) as the plan sees them
+    cdef readonly Py_ssize_t step
+
+    def __repr__(self):
+        return f"PillowPixels(shape={self.shape}, step={self.step})"
+
+
+cdef bint _format_is(const char* format, const char* expected) noexcept:
+    return format != NULL and strcmp(format, expected) == 0
+
+
+def borrow_pillow(image):
+    """``image``'s pixels as PillowPixels, or None when Pillow cannot export them in place
+    (too large for one block, an older Pillow); the caller then copies them."""
+    cdef FpArrowSchema* schema
+    cdef FpArrowArray* array
+    cdef FpArrowArray* values
+    cdef Py_ssize_t width, height, step
+    cdef PillowPixels pixels
+    mode = image.mode
+    if mode == "RGB":
+        step = 4
+    elif mode == "L":
+        step = 1
+    else:
+        return None
+    width, height = image.size
+    try:
+        schema_capsule, array_capsule = image.__arrow_c_array__()
+    except Exception:  # ValueError: rows not contiguous; AttributeError: Pillow < 11.2
+        return None
+    if not (PyCapsule_IsValid(schema_capsule, b"arrow_schema")
+            and PyCapsule_IsValid(array_capsule, b"arrow_array")):
+        return None
+    schema = <FpArrowSchema*>PyCapsule_GetPointer(schema_capsule, b"arrow_schema")
+    array = <FpArrowArray*>PyCapsule_GetPointer(array_capsule, b"arrow_array")
+    if schema.release == NULL or array.release == NULL:
+        return None
+    if array.length != <int64_t>width * height or array.offset != 0 or array.null_count != 0:
+        return None
+    if step == 4:  # fixed-size lists of 4 uint8 per pixel
+        if not (_format_is(schema.format, b"+w:4") and schema.n_children == 1
+                and _format_is(schema.children[0].format, b"C") and array.n_children == 1):
+            return None
+        values = array.children[0]
+        if values.length != 4 * array.length or values.offset != 0 or values.null_count != 0:
+            return None
+    else:  # one uint8 per pixel
+        if not _format_is(schema.format, b"C"):
+            return None
+        values = array
+    if values.n_buffers != 2 or values.buffers == NULL or values.buffers[1] == NULL:
+        return None
+    pixels = PillowPixels.__new__(PillowPixels)
+    pixels.image = image
+    pixels._schema = schema_capsule
+    pixels._array = array_capsule
+    pixels.data = <const uint8_t*>values.buffers[1]
+    pixels.shape = (height, width, 3 if step == 4 else 1)
+    pixels.step = step
+    return pixels
+
+
 def float16_bits(values):
     """float32 values -> their binary16 bits (uint16 list); exposes the converter to tests."""
     cdef const float[::1] v = values
@@ -503,8 +630,9 @@ class ImageBatch(ImageBatchBase):
     __doc__ = ImageBatchBase.__doc__
     __slots__ = ()
     write_image = staticmethod(write_image)
+    borrow_pillow = staticmethod(borrow_pillow)
 
 
 preprocess = make_preprocess(ImageBatch)
 
-__all__ = ["ImageBatch", "preprocess", "write_image"]
+__all__ = ["ImageBatch", "PillowPixels", "borrow_pillow", "preprocess", "write_image"]

@@ -4,6 +4,7 @@
 turns one checked source image and its plan into tensor bytes; everything that decides *what*
 to compute lives here, once, so the two cannot disagree about it.
 """
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from math import prod
@@ -25,9 +26,44 @@ DTYPE_CODES = {"float32": 0, "float16": 1, "uint8": 2}
 LUMA_R, LUMA_G, LUMA_B, LUMA_ROUND, LUMA_SHIFT = 19595, 38470, 7471, 0x8000, 16
 
 
-def check_source(image, index: int = 0) -> np.ndarray:
-    """One decoded image as a C-contiguous uint8 (H, W, C) array with C in {1, 3}."""
+def _check_size(height: int, width: int, index: int) -> None:
+    if height < 1 or width < 1:
+        raise PreprocessError(f"image {index} is empty ({height}x{width})")
+    if height > MAX_SOURCE_SIDE or width > MAX_SOURCE_SIDE or height * width > MAX_SOURCE_PIXELS:
+        raise PreprocessError(
+            f"image {index} is {height}x{width}; the limit is {MAX_SOURCE_SIDE} per side and "
+            f"{MAX_SOURCE_PIXELS} pixels"
+        )
+
+
+def _pillow_image_class():
+    """PIL.Image.Image if Pillow is loaded; an object cannot be a Pillow image otherwise."""
+    module = sys.modules.get("PIL.Image")
+    return getattr(module, "Image", None)
+
+
+def pillow_source(image, index: int = 0, borrow: Callable | None = None):
+    """A Pillow image of mode "RGB" or "L": its pixels borrowed by ``borrow`` (the compiled
+    kernel reads Pillow's own memory, no copy) or, failing that, copied into an (H, W, C) array."""
+    if image.mode not in ("RGB", "L"):
+        raise PreprocessError(f"image {index} is a Pillow image of mode {image.mode!r}; "
+                              "convert it to \"RGB\" or \"L\" first")
+    width, height = image.size
+    _check_size(height, width, index)
+    borrowed = borrow(image) if borrow is not None else None
+    if borrowed is not None:
+        return borrowed
+    pixels = np.asarray(image)
+    return np.ascontiguousarray(pixels.reshape(height, width, -1))
+
+
+def check_source(image, index: int = 0, borrow: Callable | None = None):
+    """One decoded image as a C-contiguous uint8 (H, W, C) array with C in {1, 3}, or a
+    Pillow "RGB"/"L" image's pixels (see ``pillow_source``)."""
     if not isinstance(image, np.ndarray):
+        pillow_image = _pillow_image_class()
+        if pillow_image is not None and isinstance(image, pillow_image):
+            return pillow_source(image, index, borrow)
         raise PreprocessError(f"image {index} must be a numpy array, not {type(image).__name__}")
     if image.dtype != np.uint8:
         raise PreprocessError(f"image {index} must hold uint8 pixels, not {image.dtype}")
@@ -37,14 +73,7 @@ def check_source(image, index: int = 0) -> np.ndarray:
         raise PreprocessError(
             f"image {index} must be HxW or HxWxC with C 1 or 3; got shape {image.shape}"
         )
-    height, width = image.shape[:2]
-    if height < 1 or width < 1:
-        raise PreprocessError(f"image {index} is empty ({height}x{width})")
-    if height > MAX_SOURCE_SIDE or width > MAX_SOURCE_SIDE or height * width > MAX_SOURCE_PIXELS:
-        raise PreprocessError(
-            f"image {index} is {height}x{width}; the limit is {MAX_SOURCE_SIDE} per side and "
-            f"{MAX_SOURCE_PIXELS} pixels"
-        )
+    _check_size(*image.shape[:2], index)
     return np.ascontiguousarray(image)
 
 
@@ -98,11 +127,15 @@ def image_plan(params: PreprocessParams, in_h: int, in_w: int, in_c: int) -> Ima
     )
 
 
-def pillow_resized(source: np.ndarray, params: PreprocessParams) -> np.ndarray:
+def pillow_resized(source, params: PreprocessParams) -> np.ndarray:
     """Pillow's own colour conversion and resize(BILINEAR): the "pillow" method's pixels."""
     from PIL import Image  # only the "pillow" method needs it
 
-    if source.shape[2] == 1:
+    if not isinstance(source, np.ndarray):  # borrowed pixels: resize the Pillow image itself
+        image = source.image
+        if params.color == "grayscale" and image.mode != "L":
+            image = image.convert("L")
+    elif source.shape[2] == 1:
         image = Image.fromarray(source[:, :, 0])  # 2-D uint8: mode "L"
     else:
         image = Image.fromarray(source)  # (H, W, 3) uint8: mode "RGB"
@@ -142,11 +175,13 @@ def writable_bytes(buf, nbytes: int) -> memoryview:
 class ImageBatchBase:
     """A TensorWriter for several images: each one's pixels go straight into its slice.
 
-    Subclasses set ``write_image(source, params, dest)``; the images are checked here, at
+    Subclasses set ``write_image(source, params, dest)`` and may set ``borrow_pillow(image)``
+    (pixels of a Pillow image without a copy, or None); the images are checked here, at
     construction, so a bad image is refused before any request bytes are laid out.
     """
 
     write_image: Callable = None
+    borrow_pillow: Callable = None
     __slots__ = ("params", "dtype", "shape", "_sources")
 
     def __init__(self, images: Sequence[np.ndarray], params: PreprocessParams):
@@ -156,7 +191,8 @@ class ImageBatchBase:
             images = list(images)  # an (N, H, W, C) stack is N images
         elif isinstance(images, (np.ndarray, str, bytes)) or not hasattr(images, "__len__"):
             raise PreprocessError("images must be a sequence of arrays (or an NHWC stack)")
-        self._sources = [check_source(image, i) for i, image in enumerate(images)]
+        borrow = type(self).borrow_pillow
+        self._sources = [check_source(image, i, borrow) for i, image in enumerate(images)]
         if not self._sources:
             raise PreprocessError("no images to preprocess")
         self.params = params

@@ -1,10 +1,12 @@
-"""Encoded image bytes -> uint8 pixel arrays, safely, then fastpack's ImageBatch.
+"""Encoded image bytes -> decoded Pillow images, safely, then fastpack's ImageBatch.
 
 Untrusted bytes: the pixel count is checked from the header before any pixel is decoded
 (decompression bombs), truncated or unknown files are clear 400s. JPEGs at least twice the
 target size are decoded at reduced DCT scale (``Image.draft``), which is several times faster
 and is what the resize would throw away anyway. EXIF orientation is applied, the colour space
 converted (grayscale decodes to one channel; RGB/BGR to three, the kernel swaps for BGR).
+The decoded image goes to the kernel as a Pillow image, not an array: the compiled kernel reads
+Pillow's pixel memory in place (a copy of the pixels cost ~0.2 ms per 500x375 image under load).
 """
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ _TRANSPOSING = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
 
-def decode_image(data: bytes, image: ImageSpec, *, max_pixels: int, where: str = "") -> np.ndarray:
-    """Decode one image into an HxWxC uint8 array (C = 1 for grayscale, else 3)."""
+def decode_image(data: bytes, image: ImageSpec, *, max_pixels: int, where: str = "") -> Image.Image:
+    """Decode one image into a loaded Pillow image of mode "L" (grayscale) or "RGB"."""
     prefix = f"{where}: " if where else ""
     try:
         with warnings.catch_warnings():
@@ -46,7 +48,6 @@ def decode_image(data: bytes, image: ImageSpec, *, max_pixels: int, where: str =
             mode = "L" if image.color == "grayscale" else "RGB"
             if img.mode != mode:
                 img = _flatten(img).convert(mode)
-            pixels = np.asarray(img)
     except (PayloadTooLarge, InvalidArgument):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -56,9 +57,7 @@ def decode_image(data: bytes, image: ImageSpec, *, max_pixels: int, where: str =
         raise InvalidArgument(f"{prefix}not a decodable image ({exc})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated, corrupt, bad header
         raise InvalidArgument(f"{prefix}not a decodable image ({type(exc).__name__}: {exc})") from None
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
-    return pixels
+    return img
 
 
 def _orientation(img: Image.Image) -> int | None:
@@ -77,6 +76,7 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img
 
 
-def image_batch(images: list[np.ndarray], image: ImageSpec, dtype: str):
-    """fastpack's TensorWriter: resizes/normalises ``images`` straight into the request bytes."""
+def image_batch(images: list, image: ImageSpec, dtype: str):
+    """fastpack's TensorWriter: resizes/normalises ``images`` (Pillow "RGB"/"L" images or uint8
+    arrays) straight into the request bytes."""
     return fastpack.ImageBatch(images, image.preprocess_params(dtype))

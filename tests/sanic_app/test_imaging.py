@@ -20,12 +20,19 @@ def encode(pixels, fmt="PNG", **save) -> bytes:
     return out.getvalue()
 
 
+def decode(data, spec, **kw) -> np.ndarray:
+    """decode_image's Pillow image as an HxWxC array, checking its mode on the way."""
+    img = imaging.decode_image(data, spec, **kw)
+    assert isinstance(img, Image.Image) and img.mode == ("L" if spec.color == "grayscale" else "RGB")
+    return np.asarray(img).reshape(img.height, img.width, -1)
+
+
 def test_rgb_and_grayscale():
     pixels = np.zeros((5, 7, 3), np.uint8)
     pixels[..., 0] = 200
-    rgb = imaging.decode_image(encode(pixels), RGB, max_pixels=100)
+    rgb = decode(encode(pixels), RGB, max_pixels=100)
     assert rgb.shape == (5, 7, 3) and rgb.dtype == np.uint8 and (rgb[..., 0] == 200).all()
-    gray = imaging.decode_image(encode(pixels), GRAY, max_pixels=100)
+    gray = decode(encode(pixels), GRAY, max_pixels=100)
     assert gray.shape == (5, 7, 1) and gray[0, 0, 0] == round(200 * 299 / 1000)
 
 
@@ -34,7 +41,7 @@ def test_other_modes_convert(mode):
     img = Image.new("RGB", (6, 4), (10, 200, 30)).convert(mode)
     out = io.BytesIO()
     img.save(out, format="TIFF" if mode in ("CMYK", "I;16") else "PNG")
-    arr = imaging.decode_image(out.getvalue(), RGB, max_pixels=100)
+    arr = decode(out.getvalue(), RGB, max_pixels=100)
     assert arr.shape == (4, 6, 3)
 
 
@@ -43,7 +50,7 @@ def test_exif_orientation_is_applied():
     pixels[0, 0] = 255  # a marker in the top-left corner
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to view
-    arr = imaging.decode_image(encode(pixels, "JPEG", exif=exif.tobytes(), quality=100), RGB, max_pixels=100)
+    arr = decode(encode(pixels, "JPEG", exif=exif.tobytes(), quality=100), RGB, max_pixels=100)
     assert arr.shape == (8, 4, 3)
     assert arr[0, -1].mean() > 150 and arr[0, 0].mean() < 100  # top-left went to top-right
 
@@ -57,9 +64,9 @@ def test_pixel_limit_is_checked_before_decoding():
 
 def test_large_jpeg_uses_reduced_dct_decoding():
     big = encode(np.full((256, 320, 3), 90, np.uint8), "JPEG")
-    arr = imaging.decode_image(big, ImageSpec(height=64, width=64), max_pixels=10**6)
+    arr = decode(big, ImageSpec(height=64, width=64), max_pixels=10**6)
     assert arr.shape == (64, 80, 3)  # 1/4 scale: the smallest draft still >= the target
-    arr = imaging.decode_image(big, ImageSpec(height=200, width=200), max_pixels=10**6)
+    arr = decode(big, ImageSpec(height=200, width=200), max_pixels=10**6)
     assert arr.shape == (256, 320, 3)  # less than 2x the target: full decode
 
 
