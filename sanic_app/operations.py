@@ -37,8 +37,13 @@ def _readiness(app) -> health.Readiness:
     return readiness
 
 
+_in_flight = None  # this worker's gateway_in_flight cell, bound once it starts serving
+
+
 def _in_flight_changed(delta: int) -> None:
-    metrics.get_metrics().in_flight.inc(delta)
+    # Twice per request: skip get_metrics()'s pid check (a getpid syscall) once bound.
+    gauge = _in_flight if _in_flight is not None else metrics.get_metrics().in_flight
+    gauge.inc(delta)
 
 
 def install(app, settings) -> None:
