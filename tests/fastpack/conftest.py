@@ -1,4 +1,5 @@
-"""fastpack test fixtures: both codec implementations, and a tiny independent wire writer.
+"""fastpack test fixtures: both implementations of the codec and of the image kernel, and a
+tiny independent wire writer.
 
 The wire writer here is deliberately separate from fastpack's encoder so tests can build
 messages fastpack itself would never write (unpacked repeats, odd field orders, groups).
@@ -18,13 +19,19 @@ def load_impl(name):
         return importlib.import_module(name)
     except ImportError:
         if NO_EXTENSIONS and name.endswith("_c"):
-            pytest.skip("FASTPACK_NO_EXTENSIONS=1: compiled codec not built")
+            pytest.skip(f"FASTPACK_NO_EXTENSIONS=1: {name} not built")
         raise
 
 
 @pytest.fixture(params=IMPLEMENTATIONS, ids=["py", "c"])
 def codec(request):
     """Each test using this runs once on the pure-Python twin and once on the extension."""
+    return load_impl(request.param)
+
+
+@pytest.fixture(params=["fastpack._kernel_py", "fastpack._kernel_c"], ids=["py", "c"])
+def kernel(request):
+    """Each test using this runs once on the numpy twin and once on the compiled kernel."""
     return load_impl(request.param)
 
 

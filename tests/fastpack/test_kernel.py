@@ -1,9 +1,7 @@
 """The image kernel, run on both implementations: normalisation, layout, dtypes, colour,
 batches, the "pillow" method, and refusal of bad input. TensorFlow parity: test_kernel_tf.py.
 """
-import importlib
 import itertools
-import os
 import platform
 import threading
 
@@ -13,23 +11,7 @@ from PIL import Image
 
 from fastpack import PreprocessError, PreprocessParams
 from fastpack._kernel_images import MAX_SOURCE_SIDE
-
-NO_EXTENSIONS = os.environ.get("FASTPACK_NO_EXTENSIONS", "") not in ("", "0")
-
-
-def _load(name):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        if NO_EXTENSIONS and name.endswith("_c"):
-            pytest.skip("FASTPACK_NO_EXTENSIONS=1: compiled kernel not built")
-        raise
-
-
-@pytest.fixture(params=["fastpack._kernel_py", "fastpack._kernel_c"], ids=["py", "c"])
-def kernel(request):
-    return _load(request.param)
-
+from tests.fastpack.conftest import load_impl
 
 def _image(rng, h, w, c=3):
     return rng.integers(0, 256, (h, w, c), dtype=np.uint8)
@@ -270,7 +252,7 @@ def _assert_same(twin, compiled, message):
 
 
 def test_compiled_and_twin_agree_bit_for_bit():
-    py, c = _load("fastpack._kernel_py"), _load("fastpack._kernel_c")
+    py, c = load_impl("fastpack._kernel_py"), load_impl("fastpack._kernel_c")
     rng = np.random.default_rng(12)
     combos = itertools.product(
         [("bilinear", False), ("bilinear", True), ("nearest", False), ("area", False), ("pillow", False)],
@@ -314,7 +296,7 @@ def test_random_shapes_compiled_equals_twin():
     """Property: any source/target sizes and options give the twin's exact bytes (no stray reads)."""
     from hypothesis import given, settings, strategies as st
 
-    py, c = _load("fastpack._kernel_py"), _load("fastpack._kernel_c")
+    py, c = load_impl("fastpack._kernel_py"), load_impl("fastpack._kernel_c")
 
     @settings(max_examples=150, deadline=None, derandomize=True)
     @given(

@@ -1,9 +1,7 @@
 """Pillow images as kernel sources: the compiled kernel reads Pillow's pixel memory in place
 (Arrow export), the twin copies it; both must give exactly the bits of the array path."""
 import gc
-import importlib
 import itertools
-import os
 from unittest import mock
 
 import numpy as np
@@ -11,28 +9,12 @@ import pytest
 from PIL import Image
 
 from fastpack import PreprocessError, PreprocessParams
-
-NO_EXTENSIONS = os.environ.get("FASTPACK_NO_EXTENSIONS", "") not in ("", "0")
-
-
-@pytest.fixture(params=["fastpack._kernel_py", "fastpack._kernel_c"], ids=["py", "c"])
-def kernel(request):
-    try:
-        return importlib.import_module(request.param)
-    except ImportError:
-        if NO_EXTENSIONS and request.param.endswith("_c"):
-            pytest.skip("FASTPACK_NO_EXTENSIONS=1: compiled kernel not built")
-        raise
+from tests.fastpack.conftest import load_impl
 
 
 @pytest.fixture
 def compiled():
-    try:
-        return importlib.import_module("fastpack._kernel_c")
-    except ImportError:
-        if NO_EXTENSIONS:
-            pytest.skip("FASTPACK_NO_EXTENSIONS=1: compiled kernel not built")
-        raise
+    return load_impl("fastpack._kernel_c")
 
 
 def _pillow(rng, h, w, mode):

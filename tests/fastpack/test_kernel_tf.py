@@ -3,7 +3,6 @@
 Required: within 1e-4 absolute on float32. The tables repeat TF's float32 arithmetic, so in
 practice the outputs are identical; the tolerance is what the contract promises.
 """
-import importlib
 import os
 
 import numpy as np
@@ -14,7 +13,6 @@ from fastpack import PreprocessParams
 
 pytestmark = pytest.mark.tensorflow
 
-NO_EXTENSIONS = os.environ.get("FASTPACK_NO_EXTENSIONS", "") not in ("", "0")
 METHODS = [("bilinear", False), ("bilinear", True), ("nearest", False), ("area", False)]
 TOLERANCE = 1e-4
 
@@ -23,16 +21,6 @@ TOLERANCE = 1e-4
 def tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return pytest.importorskip("tensorflow")
-
-
-@pytest.fixture(params=["fastpack._kernel_py", "fastpack._kernel_c"], ids=["py", "c"])
-def kernel(request):
-    try:
-        return importlib.import_module(request.param)
-    except ImportError:
-        if NO_EXTENSIONS and request.param.endswith("_c"):
-            pytest.skip("FASTPACK_NO_EXTENSIONS=1: compiled kernel not built")
-        raise
 
 
 def _tf_resize(tf, img, size, method, antialias):
