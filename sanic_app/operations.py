@@ -59,10 +59,14 @@ def install(app, settings) -> None:
 
     @app.before_server_start
     async def _worker_metrics(app):
-        metrics.get_metrics()  # open this worker's metric files before the first request
+        global _in_flight
+        # open this worker's metric files before the first request, and bind its gauge cell
+        _in_flight = metrics.get_metrics().in_flight
 
     @app.after_server_stop
     async def _worker_gone(app):
+        global _in_flight
+        _in_flight = None
         metrics.worker_exiting()
 
     @app.exception(SanicPayloadTooLarge)
