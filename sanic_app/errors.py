@@ -10,6 +10,8 @@ from __future__ import annotations
 import grpc
 import orjson
 
+import fastpack
+
 # TF Serving's REST server maps status codes to HTTP like this (CANCELLED -> 499 is nginx's
 # "client closed request"; FAILED_PRECONDITION and OUT_OF_RANGE are 400, not 412/416).
 HTTP_STATUS_BY_CODE = {
@@ -117,22 +119,14 @@ def from_grpc(err: grpc.RpcError, target: str = "") -> UpstreamError:
 
 
 def from_exception(exc: BaseException) -> GatewayError:
-    """Classify anything raised while serving a request (fastpack errors included)."""
+    """Classify anything raised while serving a request (fastpack errors included; limits'
+    LimitExceeded is a GatewayError already)."""
     if isinstance(exc, GatewayError):
         return exc
     if isinstance(exc, grpc.RpcError):
         return from_grpc(exc)
-    if type(exc).__name__ == "LimitExceeded" and hasattr(exc, "status"):  # sanic_app.limits
-        err = InvalidArgument(getattr(exc, "message", str(exc)))
-        err.http_status = exc.status
-        return err
-    try:
-        import fastpack
-    except ImportError:  # pragma: no cover - fastpack is a hard dependency
-        fastpack = None
-    if fastpack is not None:
-        if isinstance(exc, fastpack.DecodeError):
-            return GatewayError(f"malformed response from the backend: {exc}", code="INTERNAL")
-        if isinstance(exc, fastpack.FastpackError):  # EncodeError, PreprocessError
-            return InvalidArgument(str(exc))
+    if isinstance(exc, fastpack.DecodeError):
+        return GatewayError(f"malformed response from the backend: {exc}", code="INTERNAL")
+    if isinstance(exc, fastpack.FastpackError):  # EncodeError, PreprocessError
+        return InvalidArgument(str(exc))
     return GatewayError(f"internal error: {type(exc).__name__}", code="INTERNAL")
