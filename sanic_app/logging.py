@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import logging.config
 import random
 import re
 import sys
@@ -392,11 +391,6 @@ def log_config(env: str) -> dict[str, Any]:
             "grpc": {"level": "WARNING" if production else "INFO"},
         },
     }
-
-
-def configure_logging(env: str) -> None:
-    """Apply the run mode's logging to this process (each worker calls it for itself)."""
-    logging.config.dictConfig(log_config(env))
 
 
 def install(app) -> None:

@@ -118,10 +118,6 @@ class MetadataCache:
         self._entries[key] = (now, config)
         return config
 
-    def forget(self, name: str) -> None:
-        for key in [k for k in self._entries if k[0] == name]:
-            del self._entries[key]
-
 
 def no_backend(name: str) -> NotFound:
     return NotFound(f"Servable not found for request: model {name!r} has no spec and no pass-through "
