@@ -26,10 +26,10 @@ import pybase64
 import fastpack
 from sanic_app import imaging, postprocess
 from sanic_app.errors import GatewayError, InvalidArgument, PayloadTooLarge
+from sanic_app.metrics import STAGES
 from sanic_app.spec import InputSpec, ModelConfig
 from sanic_app.upstream import Upstream
 
-STAGES = ("decode", "preprocess", "pack", "backend", "unpack", "postprocess", "serialize")
 _now = time.perf_counter
 
 
