@@ -165,8 +165,7 @@ class ModelPipeline:
                  max_batch: int, max_image_pixels: int, executor=None):
         self.config = config
         self.upstream = upstream
-        self.deadline_s = (config.target.deadline_ms / 1000.0
-                           if config.target and config.target.deadline_ms else deadline_s)
+        self.deadline_s = deadline_s  # the spec's target deadline or the default (registry.deadline_for)
         self.max_batch = max_batch
         self.max_image_pixels = max_image_pixels
         self.executor = executor

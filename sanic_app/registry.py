@@ -47,7 +47,7 @@ class ModelRegistry:
 
     def _pipeline(self, config: ModelConfig) -> ModelPipeline:
         return ModelPipeline(
-            config, self.upstream_for(config.name), deadline_s=self.settings.deadline_s,
+            config, self.upstream_for(config.name), deadline_s=self.deadline_for(config.name),
             max_batch=self.settings.max_batch, max_image_pixels=self.settings.max_image_pixels,
             executor=self.executor)
 
