@@ -177,7 +177,7 @@ def write_flamegraph(stacks: Counter, path: Path, title: str, width: int = 1600)
     height = (rows + 2) * row_h + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="monospace" font-size="{font}">',
-             f'<rect width="100%" height="100%" fill="#fdfdf8"/>',
+             '<rect width="100%" height="100%" fill="#fdfdf8"/>',
              f'<text x="8" y="18" font-size="14">{html.escape(title)} '
              f'({total} samples; hover for details)</text>']
 

@@ -1,5 +1,4 @@
 """Two backend replicas behind one model: round-robin spreads calls; one dies, the other takes all."""
-import time
 
 import pytest
 from ops_support import GOOD_BODY, CountingBackend, write_spec

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tests.fastpack.conftest import key, lfield, varint, vfield
+from tests.fastpack.conftest import key, lfield, vfield
 
 pytestmark = [pytest.mark.tensorflow]
 

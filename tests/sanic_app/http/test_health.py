@@ -2,7 +2,6 @@
 import asyncio
 
 import grpc
-import pytest
 
 from sanic_app.http.health import ModelProbe, Readiness
 from sanic_app.protos import GET_MODEL_STATUS, MODEL_SERVICE, serving_pb2
