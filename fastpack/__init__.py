@@ -15,13 +15,11 @@ from fastpack._codec import (
 )
 from fastpack.errors import DecodeError, EncodeError, FastpackError, PreprocessError
 
-# ---- image kernel (owned by the kernel engineer): ImageBatch, PreprocessParams, preprocess ----
-# USING_EXTENSION must end up true only when every compiled module is live.
 from fastpack._kernel import USING_KERNEL_EXTENSION, ImageBatch, preprocess
 from fastpack.imageparams import PreprocessParams
 
+# True only when every compiled module (codec and image kernel) is live.
 USING_EXTENSION = USING_CODEC_EXTENSION and USING_KERNEL_EXTENSION
-# ---- end image kernel ----
 
 __all__ = [
     "USING_EXTENSION",
