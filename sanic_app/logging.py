@@ -188,7 +188,7 @@ class JsonLineFormatter(logging.Formatter):
 
 
 class ReadableFormatter(logging.Formatter):
-    """``12:00:01.234 INFO  sanic.access [3fa2c0d1e5b69a7c] GET /x 200 3.1ms parse=0.2ms ...``"""
+    """``12:00:01.234 INFO    sanic.access [3fa2c0d1e5b69a7c] POST /x 200 3.1ms decode=0.20ms ...``"""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = request_fields(record)
