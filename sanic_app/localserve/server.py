@@ -5,7 +5,9 @@ BackendService. Errors become the gRPC status TF Serving would send; anything un
 becomes INTERNAL and the server lives on.
 """
 import asyncio
+import json
 import logging
+import os
 import time
 from concurrent import futures
 
@@ -26,6 +28,23 @@ SERVER_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.so_reuseport", 0),
 ]
+# Extra server channel args for benchmarks, e.g. '{"grpc.http2.max_frame_size": 1048576}'
+# (HTTP/2 SETTINGS are the receiver's, so frame size and windows for requests are set here).
+EXTRA_OPTIONS_ENV = "LOCALSERVE_GRPC_OPTIONS"
+
+
+def server_options() -> list[tuple[str, int | str]]:
+    """SERVER_OPTIONS plus any grpc.* int/str args from $LOCALSERVE_GRPC_OPTIONS (a JSON object)."""
+    raw = os.environ.get(EXTRA_OPTIONS_ENV, "").strip()
+    if not raw:
+        return list(SERVER_OPTIONS)
+    extra = json.loads(raw)
+    if not isinstance(extra, dict) or not all(
+            isinstance(k, str) and k.startswith("grpc.")
+            and isinstance(v, (int, str)) and not isinstance(v, bool)
+            for k, v in extra.items()):
+        raise ValueError(f"{EXTRA_OPTIONS_ENV} must be a JSON object of grpc.* -> int or string")
+    return [(k, v) for k, v in SERVER_OPTIONS if k not in extra] + list(extra.items())
 
 
 def _method_name(path: str) -> str:
@@ -76,7 +95,7 @@ def build_sync_server(service: BackendService, address: str, delay_ms: float = 0
         return grpc.unary_unary_rpc_method_handler(handler)
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
-                         options=SERVER_OPTIONS)
+                         options=server_options())
     server.add_generic_rpc_handlers(
         _generic_handlers({path: wrap(path, body) for path, body in _bodies(service).items()}))
     port = server.add_insecure_port(address)
@@ -96,7 +115,7 @@ def build_aio_server(service: BackendService, address: str, delay_ms: float = 0)
             return response
         return grpc.unary_unary_rpc_method_handler(handler)
 
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server = grpc.aio.server(options=server_options())
     server.add_generic_rpc_handlers(
         _generic_handlers({path: wrap(path, body) for path, body in _bodies(service).items()}))
     port = server.add_insecure_port(address)
