@@ -68,11 +68,15 @@ def _orientation(img: Image.Image) -> int | None:
 
 
 def _flatten(img: Image.Image) -> Image.Image:
-    """Palette and 16-bit modes go through RGBA/L first so convert() keeps their colours."""
+    """Palette and integer modes go through RGBA/L first so convert() keeps their colours.
+
+    16-bit sources (PNG, TIFF) hold 0..65535: keep the high byte. Pillow also reads them as
+    32-bit "I"; values outside 0..65535 there (signed TIFFs) clip rather than wrap."""
     if img.mode == "P":
         return img.convert("RGBA")
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return Image.fromarray((np.asarray(img, dtype=np.uint32) >> 8).astype(np.uint8), "L")
+        high = np.asarray(img, dtype=np.int64) >> 8
+        return Image.fromarray(np.clip(high, 0, 255).astype(np.uint8), "L")
     return img
 
 

@@ -45,6 +45,14 @@ def test_other_modes_convert(mode):
     assert arr.shape == (4, 6, 3)
 
 
+def test_32_bit_integer_pixels_keep_the_16_bit_scale_and_clip():
+    pixels = np.array([[0, 256 * 200, 65535, 70000, -5]], dtype=np.int32)
+    out = io.BytesIO()
+    Image.fromarray(pixels, "I").save(out, format="TIFF")
+    gray = decode(out.getvalue(), GRAY, max_pixels=100)
+    assert gray[0, :, 0].tolist() == [0, 200, 255, 255, 0]
+
+
 def test_exif_orientation_is_applied():
     pixels = np.zeros((4, 8, 3), np.uint8)
     pixels[0, 0] = 255  # a marker in the top-left corner
