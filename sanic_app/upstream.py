@@ -79,10 +79,6 @@ def never_sent(err: grpc.RpcError) -> bool:
     return any(marker in details for marker in _NOT_SENT_MARKERS)
 
 
-def _identity(data: bytes) -> bytes:
-    return data
-
-
 class Upstream:
     """Channels to one set of TF Serving addresses; create only inside a running worker."""
 
