@@ -89,7 +89,7 @@ setup(
         "sanic_app": ["specs/*.json", "specs/*.txt"],
         "fastpack": ["*.pyi", "*.pyx", "py.typed"],
         "sanic_app.protos": ["*.proto", "*.pyi"],
-        "sanic_app.localserve": ["models/*.npz", "models/*.json"],
+        "sanic_app.localserve": ["models/*.npz"],
     },
     ext_modules=extensions(),
     cmdclass={"build_py": BuildProtos, "build_ext": BuildExtInTree},
