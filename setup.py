@@ -78,7 +78,9 @@ setup(
     packages=[
         "fastpack",
         "sanic_app",
+        "sanic_app.core",
         "sanic_app.http",
+        "sanic_app.ops",
         "sanic_app.protos",
         "sanic_app.localserve",
         "sanic_app.localserve.models",

@@ -67,7 +67,7 @@ def log_line_cost(n: int = 20000) -> dict[str, float]:
     """Microseconds to format and write one access line, per mode, into memory."""
     from sanic import Request
 
-    from sanic_app import logging as applog
+    from sanic_app.ops import logging as applog
 
     timings = SimpleNamespace(items=lambda: {"decode": 0.0004, "backend": 0.002}.items(), batch_size=1)
     request = SimpleNamespace(method="POST", path="/v1/models/digits:predict", headers={},

@@ -183,7 +183,7 @@ class Settings:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
         if self.profile:  # at start-up, not at the first profiled request
-            from sanic_app.profiling import ProfilerUnavailable, require_pyinstrument
+            from sanic_app.ops.profiling import ProfilerUnavailable, require_pyinstrument
 
             try:
                 require_pyinstrument()

@@ -7,12 +7,12 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
-from sanic_app import modes
-from sanic_app.app import build_app
+from sanic_app.ops import modes
+from sanic_app.http.app import build_app
 from sanic_app.cli import parse_settings
 from sanic_app.config import Settings
 from sanic_app.errors import ConfigError, SpecError
-from sanic_app.spec import default_spec_paths, load_specs
+from sanic_app.core.spec import default_spec_paths, load_specs
 
 
 def resolve(argv=None) -> Settings:

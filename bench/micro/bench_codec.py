@@ -5,7 +5,7 @@ Run:  python -m bench.micro.bench_codec [--quick] [--json PATH]
 Everything is timed in one process and run, so the ratios compare like with like on a noisy
 2-core machine; each figure is the median over many batches of the per-call mean. Minor page
 faults per f32[1,299,299,3] request are counted in fresh subprocesses, with and without
-fastpack.allocator.tune_allocator(), both for the first requests and in a warm loop.
+sanic_app.ops.allocator.tune_allocator(), both for the first requests and in a warm loop.
 Prints a table, then one JSON object with every median and ratio.
 """
 import argparse
@@ -57,7 +57,7 @@ def faults_per_call(fn, warm=50, calls=200):
 FAULT_CHILD = r"""
 import json, resource, sys
 import numpy as np
-from fastpack.allocator import tune_allocator
+from sanic_app.ops.allocator import tune_allocator
 tuning = tune_allocator() if sys.argv[1] == "tune" else None
 from fastpack import _codec_c
 

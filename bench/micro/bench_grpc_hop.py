@@ -36,7 +36,7 @@ from bench import procstat
 from sanic_app.localserve.process import LocalServe
 from sanic_app.localserve.server import EXTRA_OPTIONS_ENV
 from sanic_app.protos import PREDICT
-from sanic_app.upstream import channel_options
+from sanic_app.core.upstream import channel_options
 
 MODEL, INPUT, OUTPUT = "m", "images", "scores"
 NULL_MODEL = f"{MODEL}:{INPUT}=float32[-1,299,299,3]:{OUTPUT}=float32[-1,1001]"

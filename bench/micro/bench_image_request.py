@@ -3,7 +3,7 @@
 Run:  python -m bench.micro.bench_image_request [--images 1] [--rounds 15] [--json PATH]
 
 Times, on the bench's 500x375 JPEG(s) and specs/inceptionv3.json (299x299x3 float32): JSON
-parse, base64, decode (sanic_app.imaging), kernel + request encoding (fastpack), and the whole
+parse, base64, decode (sanic_app.core.imaging), kernel + request encoding (fastpack), and the whole
 path; next to them the same path with the decoded pixels first copied into a numpy array
 (``np.asarray(img)``, what the gateway did before the kernel read Pillow's memory) and Pillow's
 JPEG decode alone (the load test's baseline). CPU time of this thread, so other processes on a
@@ -23,8 +23,8 @@ from PIL import Image
 
 import fastpack
 from bench.scenarios import photo_jpeg
-from sanic_app import imaging
-from sanic_app.spec import load_spec
+from sanic_app.core import imaging
+from sanic_app.core.spec import load_spec
 
 SPEC = "specs/inceptionv3.json"
 MAX_PIXELS = 40_000_000

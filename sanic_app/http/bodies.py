@@ -10,9 +10,9 @@ import json
 
 import orjson
 
-from sanic_app import limits
+from sanic_app.core import limits
 from sanic_app.errors import InvalidArgument
-from sanic_app.pipeline import PredictCall, is_b64
+from sanic_app.core.pipeline import PredictCall, is_b64
 
 _NONFINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import orjson
 from sanic import response
 
-from sanic_app import openapi
+from sanic_app.http import openapi
 
 JSON = "application/json"
 

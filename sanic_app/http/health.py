@@ -24,7 +24,7 @@ _AVAILABLE = serving_pb2.ModelVersionStatus.AVAILABLE
 
 
 class StatusCaller(Protocol):
-    """What readiness needs from an upstream: one raw unary call (see sanic_app.upstream)."""
+    """What readiness needs from an upstream: one raw unary call (see sanic_app.core.upstream)."""
 
     async def call(self, path: str, request: bytes, timeout: float) -> bytes: ...
 

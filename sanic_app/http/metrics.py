@@ -12,7 +12,7 @@ import time
 
 from sanic.response import raw
 
-from sanic_app import metrics
+from sanic_app.ops import metrics
 
 UNMATCHED_ROUTE = "unmatched"
 

@@ -10,10 +10,10 @@ import re
 import orjson
 from sanic import Blueprint, response
 
-from sanic_app import passthrough
+from sanic_app.core import passthrough
 from sanic_app.errors import InvalidArgument, NotFound
 from sanic_app.http.bodies import call_from_request
-from sanic_app.pipeline import StageTimings
+from sanic_app.core.pipeline import StageTimings
 
 bp = Blueprint("tfserving")
 

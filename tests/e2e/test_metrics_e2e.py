@@ -9,7 +9,7 @@ import httpx
 import pytest
 from ops_support import SPECS, metric_value, worker_pids
 
-from sanic_app.metrics import STAGES
+from sanic_app.ops.metrics import STAGES
 
 PREDICT = "/v1/models/digits:predict"
 PNG = (SPECS / "examples" / "digit-5.png").read_bytes()

@@ -2,9 +2,9 @@
 without a target and for pass-through models."""
 import pytest
 
-from sanic_app import app as app_module
+from sanic_app.http import app as app_module
 from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
-from sanic_app.spec import ModelConfig, TargetSpec
+from sanic_app.core.spec import ModelConfig, TargetSpec
 
 NO_TARGET = ModelConfig("a")
 AT_8500 = ModelConfig("b", target=TargetSpec(("tfs:8500",)))
@@ -35,8 +35,8 @@ def test_the_gateway_never_imports_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, sanic_app.main, sanic_app.app, sanic_app.pipeline, sanic_app.passthrough; "
-            "from sanic_app.app import build_app; from sanic_app.main import resolve; "
+    code = ("import sys, sanic_app.main, sanic_app.http.app, sanic_app.core.pipeline, sanic_app.core.passthrough; "
+            "from sanic_app.http.app import build_app; from sanic_app.main import resolve; "
             "build_app(resolve([])); "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tensorflow_serving')); "
             "print(bad); sys.exit(1 if bad else 0)")

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from sanic_app.errors import InvalidArgument, PayloadTooLarge
-from sanic_app.pipeline import STAGES, ModelPipeline, PredictCall, StageTimings
+from sanic_app.core.pipeline import STAGES, ModelPipeline, PredictCall, StageTimings
 from sanic_app.protos import serving_pb2
-from sanic_app.spec import parse_spec
+from sanic_app.core.spec import parse_spec
 
 
 class StubUpstream:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from sanic.exceptions import PayloadTooLarge as SanicPayloadTooLarge
 from sanic.response import raw
 
-from sanic_app import limits, metrics
+from sanic_app.core import limits
+from sanic_app.ops import metrics
 from sanic_app.errors import error_body
 from sanic_app.http import health
 from sanic_app.http import metrics as http_metrics

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from sanic_app import postprocess
+from sanic_app.core import postprocess
 from sanic_app.errors import GatewayError
-from sanic_app.spec import OutputSpec
+from sanic_app.core.spec import OutputSpec
 
 
 def test_softmax_rows_sum_to_one_and_survive_large_scores():

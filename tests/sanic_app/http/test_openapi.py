@@ -6,8 +6,8 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from sanic import Sanic, text
 
-from sanic_app import openapi
-from sanic_app.spec import default_spec_paths, load_specs, parse_spec
+from sanic_app.http import openapi
+from sanic_app.core.spec import default_spec_paths, load_specs, parse_spec
 
 MULTI = {
     "model": {"name": "multi", "signature_name": "detect"},

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from sanic import Request
 
-from sanic_app import logging as applog
+from sanic_app.ops import logging as applog
 
 
 def _fake_request(request_id=None, header=None, timings=None, started=None):
@@ -90,7 +90,7 @@ def test_production_error_keeps_traceback_inside_the_one_line():
 
 
 def test_extras_and_unencodable_values_do_not_break_the_line():
-    out = _emit("production", "sanic_app.pipeline", "done", model="digits", weird=object())
+    out = _emit("production", "sanic_app.core.pipeline", "done", model="digits", weird=object())
     line = orjson.loads(out)
     assert line["model"] == "digits" and line["weird"].startswith("<object object")
     assert "request_id" not in line  # no request in this context
@@ -140,7 +140,7 @@ def _free_port():
 APP = """
 import logging, sys
 from sanic import Sanic, json
-from sanic_app import logging as applog
+from sanic_app.ops import logging as applog
 
 app = Sanic("logtest", log_config=applog.log_config(sys.argv[1]))
 applog.install(app)

@@ -1,7 +1,7 @@
 """Run-mode settings: env vs flags (flags win), refused combinations, and what reaches Sanic."""
 import pytest
 
-from sanic_app import logging as applog, modes
+from sanic_app.ops import logging as applog, modes
 from sanic_app.cli import parse_settings
 from sanic_app.errors import ConfigError
 

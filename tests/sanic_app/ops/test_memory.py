@@ -1,10 +1,10 @@
-"""sanic_app.memory: trim once after traffic stops, never while requests are in flight."""
+"""sanic_app.ops.memory: trim once after traffic stops, never while requests are in flight."""
 import asyncio
 
 import pytest
 
-from sanic_app import memory
-from sanic_app.limits import InFlightLimiter
+from sanic_app.ops import memory
+from sanic_app.core.limits import InFlightLimiter
 
 
 @pytest.fixture

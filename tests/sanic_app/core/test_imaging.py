@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sanic_app import imaging
+from sanic_app.core import imaging
 from sanic_app.errors import InvalidArgument, PayloadTooLarge
-from sanic_app.spec import ImageSpec
+from sanic_app.core.spec import ImageSpec
 
 RGB = ImageSpec(height=16, width=16, color="rgb")
 GRAY = ImageSpec(height=16, width=16, color="grayscale")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sanic_app.spec import InputSpec, ModelConfig, OutputSpec
+from sanic_app.core.spec import InputSpec, ModelConfig, OutputSpec
 
 OPENAPI_VERSION = "3.0.3"
 TFSERVING_ROUTE = "/v1/models/<rest:path>"

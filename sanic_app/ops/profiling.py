@@ -42,7 +42,7 @@ MAX_AGGREGATE_SAMPLES = 200_000
 AGGREGATE_WRITE_EVERY_S = 10.0
 INSTALL_HINT = "pip install 'tfserving-gateway[profile]' (it adds pyinstrument)"
 
-log = logging.getLogger("sanic_app.profiling")
+log = logging.getLogger("sanic_app.ops.profiling")
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 

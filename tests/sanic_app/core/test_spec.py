@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sanic_app.errors import SpecError
-from sanic_app.spec import load_spec, load_specs, parse_spec, resolve_plugin
+from sanic_app.core.spec import load_spec, load_specs, parse_spec, resolve_plugin
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "specs"
 SCHEMA = json.loads((SPECS / "schema.json").read_text())
 SHIPPED = sorted(p for p in SPECS.glob("*.json") if p.name != "schema.json")
 

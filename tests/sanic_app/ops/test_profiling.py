@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("pyinstrument")
 
-from sanic_app import profiling  # noqa: E402
-from sanic_app.profiling import PredictionProfiler, ProfileOptions  # noqa: E402
+from sanic_app.ops import profiling  # noqa: E402
+from sanic_app.ops.profiling import PredictionProfiler, ProfileOptions  # noqa: E402
 
 
 def _request(path="/v1/models/digits:predict", method="POST", request_id="rid-1"):

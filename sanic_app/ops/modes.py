@@ -10,11 +10,11 @@ import logging
 import os
 from pathlib import Path
 
-from sanic_app import logging as applog
+from sanic_app.ops import logging as applog
 from sanic_app.http import docs
 
-log = logging.getLogger("sanic_app.modes")
-PACKAGE_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "fastpack")
+log = logging.getLogger("sanic_app.ops.modes")
+PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "fastpack")
 
 
 def log_config(settings) -> dict:
@@ -46,13 +46,13 @@ def install(app, settings) -> None:
         applog.install_request_echo(app)
     docs.add_routes(app)
     if settings.profile:
-        from sanic_app import profiling
+        from sanic_app.ops import profiling
 
         profiling.install(app, profile_options(settings))
 
 
 def profile_options(settings):
-    from sanic_app.profiling import ProfileOptions
+    from sanic_app.ops.profiling import ProfileOptions
 
     return ProfileOptions(
         every=settings.profile_every,
@@ -65,7 +65,7 @@ def profile_options(settings):
 def serve_options(settings) -> dict:
     """Keyword arguments for ``app.prepare`` that the run mode decides."""
     options = {
-        "access_log": True,  # Sanic's access line is our structured access line (sanic_app.logging)
+        "access_log": True,  # Sanic's access line is our structured access line (sanic_app.ops.logging)
         # ... written by our protocol straight from the request in production (no LogRecord)
         "protocol": applog.AccessLineProtocol,
         "motd": False,       # the banner is not a log line; the mode is logged instead

@@ -1,4 +1,4 @@
-"""fastpack.allocator: a tuned worker reuses heap pages for ~1 MB request buffers.
+"""sanic_app.ops.allocator: a tuned worker reuses heap pages for ~1 MB request buffers.
 
 Each check runs in a fresh subprocess, because malloc settings are process-wide and sticky.
 """
@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from fastpack.allocator import tune_allocator
+from sanic_app.ops.allocator import tune_allocator
 
 CHILD = """
 import json, resource, sys
-from fastpack.allocator import tune_allocator
+from sanic_app.ops.allocator import tune_allocator
 tuning = tune_allocator() if sys.argv[1] == "tune" else None
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -48,7 +48,7 @@ def test_prefault_must_fit_below_the_mmap_threshold():
 
 RELEASE_CHILD = """
 import json
-from fastpack.allocator import release_free_memory, tune_allocator
+from sanic_app.ops.allocator import release_free_memory, tune_allocator
 def rss_mib():
     return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
 tune_allocator()

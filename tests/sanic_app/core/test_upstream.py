@@ -9,7 +9,7 @@ import pytest
 
 from sanic_app.errors import UpstreamError
 from sanic_app.protos import PREDICT
-from sanic_app.upstream import Upstream
+from sanic_app.core.upstream import Upstream
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_unreachable_backend_is_503():
 # --- balancing and the one safe retry (operations, issue 6) -----------------------------------
 
 def test_channel_targets_share_one_balanced_channel_for_ip_literals():
-    from sanic_app.upstream import channel_targets
+    from sanic_app.core.upstream import channel_targets
 
     assert channel_targets(("127.0.0.1:1",)) == ["127.0.0.1:1"]
     assert channel_targets(("10.0.0.1:8500", "10.0.0.2:8500")) == ["ipv4:10.0.0.1:8500,10.0.0.2:8500"]
@@ -109,7 +109,7 @@ def test_channel_targets_share_one_balanced_channel_for_ip_literals():
 
 def test_calls_that_reached_a_backend_are_never_retried():
     """UNAVAILABLE from TF Serving itself and DEADLINE_EXCEEDED: exactly one call arrives."""
-    from sanic_app.upstream import never_sent
+    from sanic_app.core.upstream import never_sent
 
     calls = []
 

@@ -3,7 +3,7 @@
 Every check is cheap and runs before the expensive step it protects: the body size before
 reading it (Sanic's REQUEST_MAX_SIZE), JSON depth before parsing, batch size and number of
 inputs before building tensors. The pixel count is checked from the image header before
-decoding by sanic_app.imaging; Pillow's own guard is set to the same limit here. A
+decoding by sanic_app.core.imaging; Pillow's own guard is set to the same limit here. A
 failed check raises :class:`LimitExceeded`, which carries the HTTP status and a message meant
 for the client.
 """
@@ -161,7 +161,7 @@ class InFlightLimiter:
             raise ValueError("in-flight limit must be >= 1")
         self.limit = limit
         self.current = 0
-        self.admitted = 0  # ever, so idle watchers (sanic_app.memory) can tell traffic happened
+        self.admitted = 0  # ever, so idle watchers (sanic_app.ops.memory) can tell traffic happened
         self.refused = 0
         self.on_change = None  # optional callback(+1/-1), see install_in_flight_limit
 

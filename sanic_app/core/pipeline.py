@@ -24,11 +24,11 @@ import orjson
 import pybase64
 
 import fastpack
-from sanic_app import imaging, postprocess
+from sanic_app.core import imaging, postprocess
 from sanic_app.errors import GatewayError, InvalidArgument, PayloadTooLarge
-from sanic_app.metrics import STAGES
-from sanic_app.spec import InputSpec, ModelConfig
-from sanic_app.upstream import Upstream
+from sanic_app.ops.metrics import STAGES
+from sanic_app.core.spec import InputSpec, ModelConfig
+from sanic_app.core.upstream import Upstream
 
 _now = time.perf_counter
 

@@ -1,4 +1,4 @@
-"""Unit tests for sanic_app.limits: each check refuses just past its limit, with a message."""
+"""Unit tests for sanic_app.core.limits: each check refuses just past its limit, with a message."""
 import io
 import json
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sanic_app.limits import (
+from sanic_app.core.limits import (
     InFlightLimiter,
     LimitExceeded,
     Limits,

@@ -1,6 +1,6 @@
 """Give a worker's freed heap back to the kernel once it goes idle.
 
-fastpack.allocator keeps request-sized buffers on warm heap pages, which is what makes steady
+sanic_app.ops.allocator keeps request-sized buffers on warm heap pages, which is what makes steady
 traffic fault-free; the flip side is that a burst of large requests (many 1 MB tensors and
 decoded images in flight at once) leaves a worker holding hundreds of MB of free heap. This
 loop watches the worker's in-flight limiter and, after a quiet interval that followed some
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastpack.allocator import release_free_memory
+from sanic_app.ops.allocator import release_free_memory
 
 
 async def release_when_idle(limiter, interval_s: float = 1.0) -> None:

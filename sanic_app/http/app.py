@@ -15,14 +15,14 @@ from sanic.exceptions import SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import raw
 
-from fastpack.allocator import tune_allocator
+from sanic_app.ops.allocator import tune_allocator
 from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
-from sanic_app import modes, operations
+from sanic_app.ops import modes, operations
 from sanic_app.errors import UpstreamError, error_body, from_exception
 from sanic_app.http.tfserving import bp as tfserving_bp
-from sanic_app.memory import release_when_idle
-from sanic_app.registry import ModelRegistry
-from sanic_app.spec import ModelConfig, load_specs
+from sanic_app.ops.memory import release_when_idle
+from sanic_app.core.registry import ModelRegistry
+from sanic_app.core.spec import ModelConfig, load_specs
 
 APP_NAME = "tfsgw"
 

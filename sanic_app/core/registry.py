@@ -10,10 +10,10 @@ from concurrent.futures import Executor
 
 from sanic_app.config import Settings
 from sanic_app.errors import NotFound
-from sanic_app.passthrough import MetadataCache, no_backend
-from sanic_app.pipeline import ModelPipeline
-from sanic_app.spec import ModelConfig
-from sanic_app.upstream import Upstream, UpstreamPool
+from sanic_app.core.passthrough import MetadataCache, no_backend
+from sanic_app.core.pipeline import ModelPipeline
+from sanic_app.core.spec import ModelConfig
+from sanic_app.core.upstream import Upstream, UpstreamPool
 
 
 class ModelRegistry:

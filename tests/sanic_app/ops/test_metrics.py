@@ -1,11 +1,11 @@
-"""sanic_app.metrics: samples from several real processes merge into one exact scrape."""
+"""sanic_app.ops.metrics: samples from several real processes merge into one exact scrape."""
 import multiprocessing
 import os
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sanic_app import metrics
+from sanic_app.ops import metrics
 
 
 def _samples(text: bytes) -> dict:

@@ -368,4 +368,4 @@ def load_specs(paths) -> dict[str, ModelConfig]:
 
 def default_spec_paths() -> tuple[str, ...]:
     """The embedded demo's specs, shipped inside the package."""
-    return (str(Path(__file__).parent / "specs" / "digits.json"),)
+    return (str(Path(__file__).parent.parent / "specs" / "digits.json"),)

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 import fastpack
 
 from sanic_app.errors import InvalidArgument, PayloadTooLarge
-from sanic_app.spec import ImageSpec
+from sanic_app.core.spec import ImageSpec
 
 # EXIF orientations that swap width and height.
 _TRANSPOSING = {5, 6, 7, 8}

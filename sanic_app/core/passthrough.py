@@ -15,8 +15,8 @@ from google.protobuf import json_format
 import fastpack
 from sanic_app.errors import GatewayError, InvalidArgument, NotFound
 from sanic_app.protos import GET_MODEL_METADATA, GET_MODEL_STATUS, SIGNATURE_DEF_MAP_URL, serving_pb2
-from sanic_app.spec import InputSpec, ModelConfig
-from sanic_app.upstream import Upstream
+from sanic_app.core.spec import InputSpec, ModelConfig
+from sanic_app.core.upstream import Upstream
 
 # tensorflow.error.Code names, for GetModelStatus' status.error_code (an enum in TF's proto).
 ERROR_CODE_NAMES = (

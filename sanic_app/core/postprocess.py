@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from sanic_app.errors import GatewayError
-from sanic_app.spec import OutputSpec
+from sanic_app.core.spec import OutputSpec
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Operations beside the request path: logging, metrics, profiling, admission, memory, run modes."""
