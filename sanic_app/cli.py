@@ -11,11 +11,8 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 
-from sanic_app.config import EMBEDDED_TARGET_ENV, ENV_PREFIX, Settings, env_name
+from sanic_app.config import ENV_PREFIX, Settings, env_name, user_fields
 from sanic_app.errors import ConfigError
-
-# Variables under our prefix that are not settings (set by the gateway itself).
-INTERNAL_ENV = {EMBEDDED_TARGET_ENV}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="REST gateway for TensorFlow Serving. Every flag can also be set as an "
         f"environment variable {ENV_PREFIX}<NAME> (flags win).",
     )
-    for f in dataclasses.fields(Settings):
+    for f in user_fields():
         meta = f.metadata
         kwargs = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"{meta['help']} [{env_name(f)}]"}
         if "switch" in meta:
@@ -47,10 +44,10 @@ def _parse_value(f: dataclasses.Field, text: str, source: str):
 
 
 def from_env(environ: Mapping[str, str]) -> dict:
-    known = {env_name(f): f for f in dataclasses.fields(Settings)}
+    known = {env_name(f): f for f in user_fields()}
     values = {}
     for key, text in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in INTERNAL_ENV:
+        if not key.startswith(ENV_PREFIX):
             continue
         f = known.get(key)
         if f is None:
@@ -66,7 +63,7 @@ def from_env(environ: Mapping[str, str]) -> dict:
 def from_args(argv: Sequence[str] | None) -> dict:
     namespace = build_parser().parse_args(argv)
     values = {}
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    fields = {f.name: f for f in user_fields()}
     for name, raw in vars(namespace).items():
         f = fields[name]
         flag = f.metadata["flags"][0]

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from sanic_app.errors import ConfigError
 
 ENV_PREFIX = "GATEWAY_"
-# Set by the main process for its workers when it started the embedded backend; not a user knob.
-EMBEDDED_TARGET_ENV = "GATEWAY_EMBEDDED_TARGET"
 
 
 def _bool(text: str) -> bool:
@@ -154,6 +152,11 @@ class Settings:
                       "(JSON for speedscope.app)", _choice("html", "speedscope")),
     )
 
+    # --- hand-offs from the main process to its workers (no flag, no variable) ---
+    embedded_target: str | None = field(
+        default=None, metadata={"internal": True, "help": "address of the embedded backend this run started"},
+    )
+
     def __post_init__(self):
         checks = [
             (0 <= self.port < 65536, "port", "must be 0..65535"),
@@ -196,6 +199,11 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+def user_fields() -> list[dataclasses.Field]:
+    """The settings a user sets (flags and variables); internal hand-offs are left out."""
+    return [f for f in dataclasses.fields(Settings) if not f.metadata.get("internal")]
 
 
 def env_name(f: dataclasses.Field) -> str:

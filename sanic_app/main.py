@@ -1,4 +1,10 @@
-"""CLI entry: parse flags/env -> Settings -> validate specs -> run Sanic (workers or one process)."""
+"""Start-up: flags and variables -> Settings -> validated specs -> the process model -> serve.
+
+The one place that decides the process model: worker processes under Sanic's manager, one
+process (``--single-process``), or workers restarted on code changes (``--reload``). What
+must exist before any worker (the embedded backend, the metrics directory) is made here, and
+its results travel to the workers inside ``Settings``, the factory's only argument.
+"""
 from __future__ import annotations
 
 import sys
@@ -7,12 +13,13 @@ from functools import partial
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
-from sanic_app.ops import modes
-from sanic_app.http.app import build_app
 from sanic_app.cli import parse_settings
 from sanic_app.config import Settings
-from sanic_app.errors import ConfigError, SpecError
 from sanic_app.core.spec import default_spec_paths, load_specs
+from sanic_app.errors import ConfigError, SpecError
+from sanic_app.http.app import build_app
+from sanic_app.ops import metrics, modes
+from sanic_app.ops.embedded import embedded_backend
 
 
 def resolve(argv=None) -> Settings:
@@ -28,15 +35,23 @@ def resolve(argv=None) -> Settings:
     return settings
 
 
-def run(settings: Settings) -> None:
+def serve(settings: Settings) -> None:
+    """Serve until stopped, with ``settings`` complete (every hand-off filled in)."""
     loader = AppLoader(factory=partial(build_app, settings))
-    app = loader.load()
+    app = loader.load()  # in this process too: its Sanic() applies the run mode's logging
+    modes.log.info(modes.describe(settings))
     app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
                 single_process=settings.single_process, **modes.serve_options(settings))
     if settings.single_process:
         Sanic.serve_single(primary=app)
     else:
         Sanic.serve(primary=app, app_loader=loader)
+
+
+def run(settings: Settings) -> None:
+    settings = settings.replace(metrics_dir=metrics.prepare_multiprocess_dir(settings.metrics_dir))
+    with embedded_backend(settings, load_specs(settings.spec_paths)) as settings:
+        serve(settings)
 
 
 def main(argv=None) -> None:

@@ -1,4 +1,4 @@
-"""Encoded image bytes -> decoded Pillow images, safely, then fastpack's ImageBatch.
+"""The imaging stage: encoded image bytes -> decoded Pillow images, safely.
 
 Untrusted bytes: the pixel count is checked from the header before any pixel is decoded
 (decompression bombs), truncated or unknown files are clear 400s. JPEGs at least twice the
@@ -15,8 +15,6 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-import fastpack
 
 from sanic_app.errors import InvalidArgument, PayloadTooLarge
 from sanic_app.core.spec import ImageSpec
@@ -78,9 +76,3 @@ def _flatten(img: Image.Image) -> Image.Image:
         high = np.asarray(img, dtype=np.int64) >> 8
         return Image.fromarray(np.clip(high, 0, 255).astype(np.uint8), "L")
     return img
-
-
-def image_batch(images: list, image: ImageSpec, dtype: str):
-    """fastpack's TensorWriter: resizes/normalises ``images`` (Pillow "RGB"/"L" images or uint8
-    arrays) straight into the request bytes."""
-    return fastpack.ImageBatch(images, image.preprocess_params(dtype))

@@ -1,51 +1,30 @@
-"""Models without a spec, and the backend's own view of any model (metadata, status).
+"""Models without a spec: their inputs from the backend's GetModelMetadata.
 
 A model with no spec file is served in pass-through mode: its signature's input dtypes and
 shapes come from TF Serving's GetModelMetadata, cached per worker for ``metadata_ttl_s``, and
-turned into the same ``ModelConfig`` a spec file would give (all outputs raw). The REST
-metadata and status answers are rendered here in TF Serving's JSON form.
+turned into the same ``ModelConfig`` a spec file would give (all outputs raw). The protocol
+adapters render the same metadata in their own JSON forms.
 """
 from __future__ import annotations
 
 import time
 
 import numpy as np
-from google.protobuf import json_format
 
 import fastpack
 from sanic_app.errors import GatewayError, InvalidArgument, NotFound
-from sanic_app.protos import GET_MODEL_METADATA, GET_MODEL_STATUS, SIGNATURE_DEF_MAP_URL, serving_pb2
+from sanic_app.protos import GET_MODEL_METADATA, SIGNATURE_DEF_MAP_URL, serving_pb2
+from sanic_app.protos.requests import metadata_request
 from sanic_app.core.spec import InputSpec, ModelConfig
 from sanic_app.core.upstream import Upstream
 
-# tensorflow.error.Code names, for GetModelStatus' status.error_code (an enum in TF's proto).
-ERROR_CODE_NAMES = (
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-)
 DT_STRING = 7
-
-
-def model_spec_message(name: str, version: int | None, label: str | None, signature: str = ""):
-    spec = serving_pb2.ModelSpec(name=name, signature_name=signature)
-    if version is not None:
-        spec.version.value = version
-    elif label is not None:
-        spec.version_label = label
-    return spec
-
-
-def _to_json(message) -> dict:
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 async def fetch_metadata(upstream: Upstream, name, version, label, timeout: float):
     """(ModelSpec message, SignatureDefMap message) from GetModelMetadata."""
-    request = serving_pb2.GetModelMetadataRequest(
-        model_spec=model_spec_message(name, version, label), metadata_field=["signature_def"])
-    raw = await upstream.call(GET_MODEL_METADATA, request.SerializeToString(), timeout)
+    request = metadata_request(name, version, label).SerializeToString()
+    raw = await upstream.call(GET_MODEL_METADATA, request, timeout)
     response = serving_pb2.GetModelMetadataResponse.FromString(raw)
     signatures = serving_pb2.SignatureDefMap()
     packed = response.metadata.get("signature_def")
@@ -54,25 +33,6 @@ async def fetch_metadata(upstream: Upstream, name, version, label, timeout: floa
             raise GatewayError(f"backend metadata has unexpected type {packed.type_url!r}", code="INTERNAL")
         signatures.ParseFromString(packed.value)
     return response.model_spec, signatures
-
-
-async def metadata_json(upstream: Upstream, name, version, label, timeout: float) -> dict:
-    """GetModelMetadataResponse as TF Serving's REST API renders it."""
-    spec, signatures = await fetch_metadata(upstream, name, version, label, timeout)
-    return {"model_spec": _to_json(spec), "metadata": {"signature_def": _to_json(signatures)}}
-
-
-async def status_json(upstream: Upstream, name, version, label, timeout: float) -> dict:
-    """GetModelStatusResponse as TF Serving's REST API renders it (error codes by name)."""
-    request = serving_pb2.GetModelStatusRequest(model_spec=model_spec_message(name, version, label))
-    raw = await upstream.call(GET_MODEL_STATUS, request.SerializeToString(), timeout)
-    body = _to_json(serving_pb2.GetModelStatusResponse.FromString(raw))
-    for item in body.get("model_version_status", []):
-        status = item.setdefault("status", {"error_code": 0, "error_message": ""})
-        code = status.get("error_code", 0)
-        if isinstance(code, int) and 0 <= code < len(ERROR_CODE_NAMES):
-            status["error_code"] = ERROR_CODE_NAMES[code]
-    return body
 
 
 def config_from_signature(name: str, signature_name: str, signatures, target=None) -> ModelConfig:

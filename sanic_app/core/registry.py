@@ -10,18 +10,30 @@ from concurrent.futures import Executor
 
 from sanic_app.config import Settings
 from sanic_app.errors import NotFound
+from sanic_app.core.limits import Limits
 from sanic_app.core.passthrough import MetadataCache, no_backend
 from sanic_app.core.pipeline import ModelPipeline
 from sanic_app.core.spec import ModelConfig
 from sanic_app.core.upstream import Upstream, UpstreamPool
 
 
+def default_addresses(settings: Settings, specs: dict[str, ModelConfig]) -> tuple[str, ...] | None:
+    """Where specs without a target and pass-through models go: --target, else the embedded
+    backend, else the one backend every spec names (so pass-through reaches the same TF Serving)."""
+    target = settings.target or settings.embedded_target
+    if target:
+        return (target,)
+    named = {s.target.addresses for s in specs.values() if s.target is not None}
+    return named.pop() if len(named) == 1 else None
+
+
 class ModelRegistry:
-    def __init__(self, settings: Settings, specs: dict[str, ModelConfig],
-                 default_addresses: tuple[str, ...] | None, executor: Executor | None = None):
+    def __init__(self, settings: Settings, specs: dict[str, ModelConfig], *, limits: Limits,
+                 executor: Executor | None = None):
         self.settings = settings
+        self.limits = limits
         self.specs = specs
-        self.default_addresses = default_addresses
+        self.default_addresses = default_addresses(settings, specs)
         self.executor = executor
         self.upstreams = UpstreamPool(settings.max_message_bytes)
         self.metadata = MetadataCache(settings.metadata_ttl_s)
@@ -48,8 +60,7 @@ class ModelRegistry:
     def _pipeline(self, config: ModelConfig) -> ModelPipeline:
         return ModelPipeline(
             config, self.upstream_for(config.name), deadline_s=self.deadline_for(config.name),
-            max_batch=self.settings.max_batch, max_image_pixels=self.settings.max_image_pixels,
-            executor=self.executor)
+            limits=self.limits, executor=self.executor)
 
     async def pipeline(self, name: str, version=None, label=None, signature=None) -> ModelPipeline:
         found = self.pipelines.get(name)

@@ -29,23 +29,19 @@ def document_bytes(app) -> bytes:
     return cached
 
 
-def add_routes(app) -> None:
-    """Register /openapi.json, /docs and / (the same page)."""
+async def openapi_json(request):
+    """This API as an OpenAPI 3 document, generated from the routes and the model specs."""
+    return response.raw(document_bytes(request.app), content_type=JSON)
 
-    @app.get("/openapi.json", name="openapi")
-    async def openapi_json(request):
-        """This API as an OpenAPI 3 document, generated from the routes and the model specs."""
-        return response.raw(document_bytes(request.app), content_type=JSON)
 
-    @app.get("/docs", name="docs")
-    async def docs(request):
-        """The browsable API documentation (reads /openapi.json)."""
-        return response.html(PAGE)
+async def docs(request):
+    """The browsable API documentation (reads /openapi.json)."""
+    return response.html(PAGE)
 
-    @app.get("/", name="docs_root")
-    async def docs_root(request):
-        """The browsable API documentation, also at /docs."""
-        return response.html(PAGE)
+
+async def docs_root(request):
+    """The browsable API documentation, also at /docs."""
+    return response.html(PAGE)
 
 
 PAGE = """<!doctype html>

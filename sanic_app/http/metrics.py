@@ -32,31 +32,28 @@ def model_label(request) -> str:
     return model if isinstance(model, str) and model else metrics.NO_MODEL
 
 
-def install(app) -> None:
-    """Add GET /metrics and the recording middleware to ``app``."""
+async def scrape(request):
+    """Prometheus metrics, summed over every worker of this gateway."""
+    body, content_type = metrics.render()
+    return raw(body, content_type=content_type)
 
-    @app.get("/metrics", name="metrics")
-    async def metrics_route(request):
-        body, content_type = metrics.render()
-        return raw(body, content_type=content_type)
 
-    @app.on_request(priority=1000)
-    async def _start_timer(request):
-        request.ctx.metrics_started = time.perf_counter()
+async def start_timer(request):
+    request.ctx.metrics_started = time.perf_counter()
 
-    @app.on_response(priority=-1000)
-    async def _record(request, response):
-        started = getattr(request.ctx, "metrics_started", None)
-        if started is None:
-            return
-        request.ctx.metrics_started = None  # record once even if middleware runs twice on errors
-        metrics.get_metrics().observe_request(
-            route_label(request),
-            model_label(request),
-            response.status,
-            time.perf_counter() - started,
-            stage_seconds(request),
-        )
+
+async def record(request, response):
+    started = getattr(request.ctx, "metrics_started", None)
+    if started is None:
+        return
+    request.ctx.metrics_started = None  # record once even if middleware runs twice on errors
+    metrics.get_metrics().observe_request(
+        route_label(request),
+        model_label(request),
+        response.status,
+        time.perf_counter() - started,
+        stage_seconds(request),
+    )
 
 
 def stage_seconds(request) -> dict[str, float] | None:
@@ -64,3 +61,30 @@ def stage_seconds(request) -> dict[str, float] | None:
     if timings is None:
         return None
     return {stage: spent for stage, spent in timings.as_dict().items() if spent > 0.0}
+
+
+def count_backend_error(request, code: str) -> None:
+    """gateway_backend_errors_total for a failed backend call that reached the client."""
+    metrics.get_metrics().backend_error(model_label(request), code)
+
+
+_in_flight = None  # this worker's gateway_in_flight cell, bound once it starts serving
+
+
+def in_flight_changed(delta: int) -> None:
+    """Admission's callback (twice per request): skip get_metrics()'s pid check once bound."""
+    gauge = _in_flight if _in_flight is not None else metrics.get_metrics().in_flight
+    gauge.inc(delta)
+
+
+async def bind_worker(app):
+    """Open this worker's metric files in the run's directory, before the first request."""
+    global _in_flight
+    metrics.use_directory(app.ctx.settings.metrics_dir)
+    _in_flight = metrics.get_metrics().in_flight
+
+
+async def unbind_worker(app):
+    global _in_flight
+    _in_flight = None
+    metrics.worker_exiting()

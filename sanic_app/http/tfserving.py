@@ -1,19 +1,22 @@
 """TF Serving's REST API: /v1/models/{name}[/versions/{v}|/labels/{l}][:predict|/metadata].
 
 One catch-all route per method, parsed with one regular expression, because TF Serving's
-``name:predict`` form puts a colon inside a path segment.
+``name:predict`` form puts a colon inside a path segment. Handlers are glue: body -> call
+(http/bodies), the core's pipeline, outputs -> body (http/tfserving_json).
 """
 from __future__ import annotations
 
 import re
+import time
 
-import orjson
 from sanic import Blueprint, response
 
-from sanic_app.core import passthrough
+from sanic_app.core.model_status import fetch_status
+from sanic_app.core.passthrough import fetch_metadata
+from sanic_app.core.stages import StageTimings
 from sanic_app.errors import InvalidArgument, NotFound
+from sanic_app.http import tfserving_json
 from sanic_app.http.bodies import call_from_request
-from sanic_app.core.pipeline import StageTimings
 
 bp = Blueprint("tfserving")
 
@@ -47,10 +50,10 @@ async def get_model(request, rest: str):
     upstream = registry.upstream_for(name)
     timeout = registry.deadline_for(name)
     if is_metadata:
-        body = await passthrough.metadata_json(upstream, name, version, label, timeout)
+        body = tfserving_json.metadata_body(*await fetch_metadata(upstream, name, version, label, timeout))
     else:
-        body = await passthrough.status_json(upstream, name, version, label, timeout)
-    return response.raw(orjson.dumps(body, option=orjson.OPT_INDENT_2), content_type=JSON)
+        body = tfserving_json.status_body(await fetch_status(upstream, name, version, label, timeout))
+    return response.raw(body, content_type=JSON)
 
 
 @bp.post("/v1/models/<rest:path>")
@@ -62,7 +65,11 @@ async def post_model(request, rest: str):
         raise NotFound(f"unsupported verb :{verb} for model {name!r} (this gateway serves :predict)")
     timings = StageTimings()
     request.ctx.timings = timings
-    call = call_from_request(request, name, version, label)
+    call = call_from_request(request, name, version, label, request.app.ctx.limits)
     pipeline = await request.app.ctx.registry.pipeline(name, version, label, call.signature_name)
     request.ctx.model = name
-    return response.raw(await pipeline.predict(call, timings), content_type=JSON)
+    outputs = await pipeline.predict(call, timings)
+    start = time.perf_counter()
+    body = tfserving_json.predict_body(outputs, call.row)
+    timings.serialize += time.perf_counter() - start
+    return response.raw(body, content_type=JSON)

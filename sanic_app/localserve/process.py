@@ -161,9 +161,9 @@ class LocalServe:
         import grpc
 
         from sanic_app.protos import GET_MODEL_STATUS, serving_pb2
+        from sanic_app.protos.requests import status_request
 
-        request = serving_pb2.GetModelStatusRequest()
-        request.model_spec.name = self.models[0] if self.models else ""
+        request = status_request(self.models[0] if self.models else "")
         last_error = None
         with grpc.insecure_channel(self.target) as channel:
             call = channel.unary_unary(

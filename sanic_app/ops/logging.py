@@ -393,33 +393,30 @@ def log_config(env: str) -> dict[str, Any]:
     }
 
 
-def install(app) -> None:
-    """Stamp each request with its id and start time, and echo the id on the response."""
-
-    @app.on_request(priority=1000)
-    async def _stamp_request(request: Request) -> None:
-        request.ctx.received_at = time.perf_counter()
-        request_id_of(request)
-
-    @app.on_response(priority=1000)
-    async def _echo_request_id(request: Request, response) -> None:
-        if response is not None:
-            response.headers[REQUEST_ID_HEADER] = request_id_of(request)
-
-    @app.after_server_stop
-    async def _flush_lines(app) -> None:
-        handler = _json_lines
-        if handler is not None:
-            handler.flush()
+async def stamp_request(request: Request) -> None:
+    """Request middleware: the start time and the request id, first of all."""
+    request.ctx.received_at = time.perf_counter()
+    request_id_of(request)
 
 
-def install_request_echo(app) -> None:
+async def echo_request_id(request: Request, response) -> None:
+    if response is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id_of(request)
+
+
+async def flush_lines(app) -> None:
+    """Worker stop: write the access lines still batched."""
+    handler = _json_lines
+    if handler is not None:
+        handler.flush()
+
+
+_echo = logging.getLogger("sanic_app.request")
+
+
+async def echo_request(request: Request) -> None:
     """Development only: a DEBUG line as each request arrives, before any work on it."""
-    echo = logging.getLogger("sanic_app.request")
-
-    @app.on_request(priority=999)
-    async def _echo_request(request: Request) -> None:
-        echo.debug(
-            "-> %s %s (%s, %d bytes)",
-            request.method, request.path, request.content_type or "no content type", len(request.body or b""),
-        )
+    _echo.debug(
+        "-> %s %s (%s, %d bytes)",
+        request.method, request.path, request.content_type or "no content type", len(request.body or b""),
+    )

@@ -11,8 +11,9 @@ We measured prometheus_client's multiprocess mode (a lock, a pid check and a str
 value) at ~2 us per histogram observation, ~20 us per request with seven stages; this store
 does the same request in ~3 us (figures in the README's operations section).
 
-The directory is per run: :func:`prepare_multiprocess_dir` empties (or creates) it and names it
-in the environment *before* Sanic spawns workers, which inherit it. Counts of workers that
+The directory is per run: :func:`prepare_multiprocess_dir` empties (or creates) it in the main
+process *before* Sanic spawns workers; its path travels to them in ``Settings.metrics_dir`` and
+each worker binds it with :func:`use_directory` as it starts. Counts of workers that
 exited stay in the sum (their requests happened); the in-flight gauge only sums live workers.
 
 Metric names are a contract with bench/ (keep them):
@@ -37,11 +38,7 @@ from typing import Mapping
 
 import numpy as np
 
-# The run's metrics directory, passed from the main process to the workers it spawns.
-DIR_ENV = "TFSGW_METRICS_DIR"
-
-# The pipeline's stages, in order; gateway_stage_seconds only accepts these.
-STAGES = ("decode", "preprocess", "pack", "backend", "unpack", "postprocess", "serialize")
+from sanic_app.core.stages import STAGES  # gateway_stage_seconds only accepts these
 
 # Sub-millisecond resolution matters: most stages take tens of microseconds to a few ms.
 STAGE_BUCKETS = (
@@ -71,10 +68,9 @@ HELP = {
 def prepare_multiprocess_dir(path: str | None = None) -> str:
     """Name and empty the per-run metrics directory; call in the main process before workers.
 
-    ``path`` (else ``$TFSGW_METRICS_DIR``) is used if given, and only our own files in it are
-    removed; otherwise a fresh temporary directory is made and removed when this process exits.
+    ``path`` is used if given, and only our own files in it are removed; otherwise a fresh
+    temporary directory is made and removed when this process exits.
     """
-    path = path or os.environ.get(DIR_ENV)
     if path:
         os.makedirs(path, exist_ok=True)
         for stale in glob.glob(os.path.join(path, "tfsgw_*.bin")) + glob.glob(os.path.join(path, "tfsgw_*.keys")):
@@ -82,8 +78,16 @@ def prepare_multiprocess_dir(path: str | None = None) -> str:
     else:
         path = tempfile.mkdtemp(prefix="tfsgw-metrics-")
         atexit.register(_remove_own_dir, path, os.getpid())
-    os.environ[DIR_ENV] = path
     return path
+
+
+_directory: str | None = None  # this process's run directory, once bound
+
+
+def use_directory(path: str | None) -> None:
+    """Bind this process (a worker, as it starts) to the run's metrics directory."""
+    global _directory
+    _directory = path
 
 
 def _private_dir() -> str:
@@ -168,7 +172,7 @@ class GatewayMetrics:
     def __init__(self, directory: str | None = None):
         # No run directory (a process nobody prepared, e.g. a unit test): a private one, so
         # nothing leaks into the environment of processes this one starts.
-        directory = directory or os.environ.get(DIR_ENV) or _private_dir()
+        directory = directory or _directory or _private_dir()
         self.directory = directory
         self._store = _Store(directory, os.getpid())
         self._series: dict[tuple, object] = {}

@@ -1,7 +1,6 @@
-"""Run modes wired into the app and the server: logging, the profile switch, the docs, reload.
+"""Run modes: what production and development change (log format and level, reload, profile).
 
-One call from create_app (``install``) and one from main (``serve_options``), so the app
-factory stays about serving models. The Settings fields these read (env, reload, profile*)
+The app factory and main read these; the Settings fields behind them (env, reload, profile*)
 are declared in config.py like every other setting.
 """
 from __future__ import annotations
@@ -11,7 +10,6 @@ import os
 from pathlib import Path
 
 from sanic_app.ops import logging as applog
-from sanic_app.http import docs
 
 log = logging.getLogger("sanic_app.ops.modes")
 PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "fastpack")
@@ -27,28 +25,6 @@ def describe(settings) -> str:
     workers = "1 process" if settings.single_process else f"{settings.workers} worker(s)"
     extras = [word for word, on in (("reload", settings.reload), ("profile", settings.profile)) if on]
     return f"run mode {settings.env}, {workers}" + "".join(f", {word}" for word in extras)
-
-
-def install(app, settings) -> None:
-    """Request ids + access lines, /openapi.json and the docs page, and profiles when asked."""
-
-    async def _log_run_mode(app):
-        log.info(describe(settings))
-
-    # serve_single runs no main-process listeners: there the one worker says it
-    if settings.single_process:
-        app.before_server_start(_log_run_mode)
-    else:
-        app.main_process_start(_log_run_mode)
-
-    applog.install(app)
-    if settings.env == "development":
-        applog.install_request_echo(app)
-    docs.add_routes(app)
-    if settings.profile:
-        from sanic_app.ops import profiling
-
-        profiling.install(app, profile_options(settings))
 
 
 def profile_options(settings):

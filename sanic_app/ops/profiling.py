@@ -1,7 +1,7 @@
 """The profile switch: profile prediction requests inside the worker that serves them.
 
-Off by default, and then nothing of this module runs: ``install`` is only called when the
-operator asked for profiles, so an unprofiled gateway pays no per-request cost at all.
+Off by default, and then nothing of this module runs: the app factory registers the profiler
+only when the operator asked for profiles, so an unprofiled gateway pays no per-request cost.
 
 When on, one prediction request in N (per worker) is recorded with pyinstrument and written
 where the operator said, as a file people open directly: pyinstrument's self-contained HTML
@@ -203,6 +203,15 @@ class PredictionProfiler:
                 except RuntimeError:
                     pass
 
+    async def announce(self, app) -> None:
+        """Worker start: say where the profiles go."""
+        o = self.options
+        log.info("profiling one prediction in %d into %s (%s, %s)", o.every, o.directory, o.output, o.format)
+
+    async def flush(self, app) -> None:
+        """Worker stop: write every profile still pending."""
+        await self.drain()
+
     async def drain(self) -> None:
         """Write what is still unwritten and wait for it (server stop, tests)."""
         while self._pending:
@@ -210,24 +219,3 @@ class PredictionProfiler:
         self._write_aggregate()
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-
-def install(app, options: ProfileOptions) -> PredictionProfiler:
-    """Register the profiler's middleware and a listener that flushes files at shutdown."""
-    profiler = PredictionProfiler(options)
-    app.register_middleware(profiler.on_request, "request", priority=900)
-    app.register_middleware(profiler.on_response, "response", priority=1100)
-
-    @app.after_server_stop
-    async def _flush_profiles(app) -> None:
-        await profiler.drain()
-
-    @app.before_server_start
-    async def _announce(app) -> None:
-        log.info(
-            "profiling one prediction in %d into %s (%s, %s)",
-            options.every, options.directory, options.output, options.format,
-        )
-
-    app.ctx.prediction_profiler = profiler
-    return profiler

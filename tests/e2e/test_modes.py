@@ -129,7 +129,7 @@ def test_development_single_process_lines_are_readable(gateway_factory):
 # --- development + reload ----------------------------------------------------------------------
 @pytest.mark.slow
 def test_reload_restarts_the_worker_after_a_source_change(gateway_factory):
-    watched = REPO / "sanic_app" / "modes.py"
+    watched = REPO / "sanic_app" / "ops" / "modes.py"
     original = watched.stat()
     with gateway_factory("--reload", env={"APP_ENV": "development"}) as gw:
         first = _wait_for(lambda: WORKER_STARTED.findall(gw.log_text()), what="the first worker")

@@ -84,15 +84,3 @@ def test_large_jpeg_uses_reduced_dct_decoding():
 def test_garbage_is_a_clear_400(data):
     with pytest.raises(InvalidArgument, match="instance 0: not a decodable image"):
         imaging.decode_image(data, RGB, max_pixels=10**6, where="instance 0")
-
-
-def test_image_batch_shapes_and_normalises():
-    spec = ImageSpec(height=2, width=2, color="rgb", layout="NCHW", scale=2.0, mean=(1.0, 2.0, 3.0), std=(2.0,))
-    pixels = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
-    writer = imaging.image_batch([pixels], spec, "float32")
-    assert tuple(writer.shape) == (1, 3, 2, 2) and np.dtype(writer.dtype) == np.float32
-    buf = bytearray(12 * 4)
-    writer.write_into(memoryview(buf))
-    got = np.frombuffer(buf, np.float32).reshape(1, 3, 2, 2)
-    want = ((pixels * 2.0 - np.array([1.0, 2.0, 3.0])) / 2.0).transpose(2, 0, 1)
-    np.testing.assert_allclose(got[0], want, rtol=1e-6)

@@ -1,4 +1,4 @@
-"""The transport-free core: what goes to TF Serving, what comes back as JSON, stage timings.
+"""The transport-free core: what goes to TF Serving, what comes back, stage timings.
 
 The upstream is a stub here (the pipeline never sees the transport); e2e tests use real gRPC.
 """
@@ -6,13 +6,18 @@ import asyncio
 import base64
 import io
 import json
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from sanic_app.errors import InvalidArgument, PayloadTooLarge
-from sanic_app.core.pipeline import STAGES, ModelPipeline, PredictCall, StageTimings
+from sanic_app.core.call import PredictCall
+from sanic_app.core.limits import Limits
+from sanic_app.core.pipeline import ModelPipeline
+from sanic_app.core.stages import STAGES, StageTimings
+from sanic_app.http.tfserving_json import predict_body
 from sanic_app.protos import serving_pb2
 from sanic_app.core.spec import parse_spec
 
@@ -49,14 +54,18 @@ SPEC = {
 def make(spec=SPEC, outputs=None, **kw):
     outputs = outputs if outputs is not None else {"y": np.array([[1, 2], [3, 4]], np.float32)}
     upstream = StubUpstream(outputs)
-    options = dict(deadline_s=1.0, max_batch=8, max_image_pixels=10_000)
+    options = dict(deadline_s=1.0, limits=Limits(max_batch=8, max_image_pixels=10_000))
     options.update(kw)
     return ModelPipeline(parse_spec(spec, "t.json"), upstream, **options), upstream
 
 
 def run(pipeline, call):
+    """The core's outputs, rendered as the TF Serving adapter would (timed as serialize)."""
     timings = StageTimings()
-    body = asyncio.run(pipeline.predict(call, timings))
+    outputs = asyncio.run(pipeline.predict(call, timings))
+    start = time.perf_counter()
+    body = predict_body(outputs, call.row)
+    timings.serialize += time.perf_counter() - start
     return json.loads(body), timings
 
 
@@ -83,18 +92,6 @@ def test_url_version_or_label_overrides_the_spec_and_signature_from_request():
     assert spec.version_label == "canary" and not spec.HasField("version") and spec.signature_name == "other"
 
 
-def test_answer_shapes_follow_tf_serving():
-    two = {"a": np.array([[1], [2]], np.float32), "b": np.array([5, 6], np.int64)}
-    pipeline, _ = make(outputs=two)
-    body, _ = run(pipeline, PredictCall("m", {"x": [[1, 2], [3, 4]]}, batch_size=2))
-    assert body == {"predictions": [{"a": [1], "b": 5}, {"a": [2], "b": 6}]}
-    body, _ = run(pipeline, PredictCall("m", {"x": [[1, 2], [3, 4]]}, row=False))
-    assert body == {"outputs": {"a": [[1], [2]], "b": [5, 6]}}
-    pipeline, _ = make()
-    body, _ = run(pipeline, PredictCall("m", {"x": [[1, 2], [3, 4]]}, row=False))
-    assert body == {"outputs": [[1, 2], [3, 4]]}
-
-
 def test_postprocess_and_output_filter_from_the_spec():
     spec = dict(SPEC, outputs={"y": {"postprocess": "topk", "k": 1}, "z": {"postprocess": "softmax"}})
     outs = {"y": np.array([[0.1, 0.9], [0.8, 0.2]], np.float32), "z": np.array([[0.0, 0.0]] * 2, np.float32)}
@@ -104,20 +101,6 @@ def test_postprocess_and_output_filter_from_the_spec():
     first, second = body["predictions"]
     assert first["y"] == [{"class": 1, "score": pytest.approx(0.9)}] and first["z"] == [0.5, 0.5]
     assert second["y"][0]["class"] == 0
-
-
-def test_non_finite_outputs_are_written_as_literals():
-    pipeline, _ = make(outputs={"y": np.array([[np.nan, np.inf], [-np.inf, 1]], np.float32)})
-    raw = asyncio.run(pipeline.predict(PredictCall("m", {"x": [[1, 2], [3, 4]]}, batch_size=2), StageTimings()))
-    assert raw == b'{"predictions":[[NaN,Infinity],[-Infinity,1.0]]}'
-
-
-def test_string_outputs_text_or_b64():
-    outs = {"word": np.array([b"hi", b"\xff"], object), "img_bytes": np.array([b"hi", b"yo"], object)}
-    pipeline, _ = make(outputs=outs)
-    body, _ = run(pipeline, PredictCall("m", {"x": [[1, 2], [3, 4]]}, row=False))
-    assert body["outputs"]["word"] == ["hi", {"b64": "/w=="}]
-    assert body["outputs"]["img_bytes"] == [{"b64": "aGk="}, {"b64": "eW8="}]
 
 
 @pytest.mark.parametrize("values,error,words", [

@@ -1,34 +1,14 @@
-"""Where requests go: when the embedded backend starts, and the default backend for specs
-without a target and for pass-through models."""
-import pytest
-
-from sanic_app.http import app as app_module
-from sanic_app.config import EMBEDDED_TARGET_ENV, Settings
-from sanic_app.core.spec import ModelConfig, TargetSpec
-
-NO_TARGET = ModelConfig("a")
-AT_8500 = ModelConfig("b", target=TargetSpec(("tfs:8500",)))
-AT_9000 = ModelConfig("c", target=TargetSpec(("other:9000", "other2:9000")))
+"""The app factory: what a worker's app serves, and that the gateway never loads TensorFlow."""
+from sanic_app.config import Settings
+from sanic_app.http.app import create_app
 
 
-@pytest.fixture(autouse=True)
-def no_embedded_env(monkeypatch):
-    monkeypatch.delenv(EMBEDDED_TARGET_ENV, raising=False)
-    return monkeypatch
-
-
-def test_embedded_backend_only_for_specs_without_a_target():
-    assert app_module.needs_embedded_backend(Settings(), {"a": NO_TARGET, "b": AT_8500})
-    assert not app_module.needs_embedded_backend(Settings(), {"b": AT_8500})
-    assert not app_module.needs_embedded_backend(Settings(target="tfs:1"), {"a": NO_TARGET})
-
-
-def test_default_addresses(no_embedded_env):
-    assert app_module.default_addresses(Settings(target="t:1"), {"b": AT_8500}) == ("t:1",)
-    assert app_module.default_addresses(Settings(), {"b": AT_8500}) == ("tfs:8500",)
-    assert app_module.default_addresses(Settings(), {"b": AT_8500, "c": AT_9000}) is None
-    no_embedded_env.setenv(EMBEDDED_TARGET_ENV, "127.0.0.1:5")
-    assert app_module.default_addresses(Settings(), {"a": NO_TARGET}) == ("127.0.0.1:5",)
+def test_every_route_is_registered_by_the_factory():
+    app = create_app(Settings(), {}, name="factory_test")
+    paths = {route.path for route in app.router.routes}
+    assert {"healthz", "readyz", "metrics", "openapi.json", "docs", "v1/models/<rest:path>"} <= paths
+    assert app.config.REQUEST_MAX_SIZE == Settings().max_body_bytes
+    assert app.ctx.limits.max_batch == Settings().max_batch
 
 
 def test_the_gateway_never_imports_tensorflow():

@@ -143,7 +143,8 @@ from sanic import Sanic, json
 from sanic_app.ops import logging as applog
 
 app = Sanic("logtest", log_config=applog.log_config(sys.argv[1]))
-applog.install(app)
+app.on_request(applog.stamp_request, priority=1000)
+app.on_response(applog.echo_request_id, priority=1000)
 
 @app.get("/work")
 async def work(request):

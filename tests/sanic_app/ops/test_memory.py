@@ -4,7 +4,7 @@ import asyncio
 import pytest
 
 from sanic_app.ops import memory
-from sanic_app.core.limits import InFlightLimiter
+from sanic_app.ops.admission import InFlightLimiter
 
 
 @pytest.fixture

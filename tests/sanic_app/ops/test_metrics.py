@@ -16,8 +16,9 @@ def _samples(text: bytes) -> dict:
     return found
 
 
-def _record(requests: int, errors: int, hold_in_flight: bool, ready, release) -> None:
+def _record(directory: str, requests: int, errors: int, hold_in_flight: bool, ready, release) -> None:
     """Runs in a spawned child, like a Sanic worker."""
+    metrics.use_directory(directory)
     m = metrics.get_metrics()
     for _ in range(requests):
         m.observe_request("predict", "digits", 200, 0.003, {"decode": 0.0002, "backend": 0.002})
@@ -34,7 +35,8 @@ def _record(requests: int, errors: int, hold_in_flight: bool, ready, release) ->
 
 @pytest.fixture
 def metrics_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(metrics.DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(metrics, "_directory", str(tmp_path))
+    monkeypatch.setattr(metrics, "_metrics", None)
     return tmp_path
 
 
@@ -45,7 +47,7 @@ def test_scrape_sums_all_processes_exactly(metrics_dir):
     procs, readies = [], []
     for requests, errors, hold in plans:
         ready = ctx.Event()
-        proc = ctx.Process(target=_record, args=(requests, errors, hold, ready, release))
+        proc = ctx.Process(target=_record, args=(str(metrics_dir), requests, errors, hold, ready, release))
         proc.start()
         procs.append(proc)
         readies.append(ready)
@@ -85,15 +87,13 @@ def test_prepare_empties_a_reused_directory(metrics_dir):
     keep.write_text("not ours")
     assert metrics.prepare_multiprocess_dir(str(metrics_dir)) == str(metrics_dir)
     assert not stale.exists() and keep.exists()
-    assert os.environ[metrics.DIR_ENV] == str(metrics_dir)
+    assert "TFSGW_METRICS_DIR" not in os.environ  # it travels to workers in Settings
 
 
 def test_prepare_without_a_path_makes_a_fresh_directory(metrics_dir, monkeypatch):
-    monkeypatch.delenv(metrics.DIR_ENV)
     path = metrics.prepare_multiprocess_dir()
     try:
-        assert os.path.isdir(path) and os.listdir(path) == []
-        assert os.environ[metrics.DIR_ENV] == path
+        assert os.path.isdir(path) and os.listdir(path) == [] and path != str(metrics_dir)
     finally:
         os.rmdir(path)
 

@@ -3,7 +3,7 @@ import asyncio
 
 import grpc
 
-from sanic_app.http.health import ModelProbe, Readiness
+from sanic_app.ops.readiness import ModelProbe, Readiness
 from sanic_app.protos import GET_MODEL_STATUS, MODEL_SERVICE, serving_pb2
 
 
