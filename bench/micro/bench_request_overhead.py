@@ -1,10 +1,12 @@
 """Gateway CPU per small request, this working tree against a git revision, interleaved.
 
 Run:  python -m bench.micro.bench_request_overhead [--baseline REV] [--rounds 5] [--duration 3]
+                                                   [--scenario tensor|jpeg]
 
 Why: the small-tensor scenario (f32[1,8] JSON -> null model) is pure per-request overhead
 (HTTP, middleware, logging, metrics, JSON, gRPC), so its gateway CPU per request is the figure
-to cut. A full bench/run_load.py takes minutes; this takes one: one null backend (the embedded
+to cut. ``--scenario jpeg`` sends one 500x375 JPEG as {"b64"} to a 299x299 float32 image spec
+(the inceptionv3 shape), for the image path's per-request work. A full bench/run_load.py takes minutes; this takes one: one null backend (the embedded
 LocalServe), two gateways with ``--workers 1`` serving the same spec (the baseline revision's
 ``sanic_app`` exported with ``git archive`` into a temporary folder and put first on
 PYTHONPATH, and this working tree), and closed-loop windows at concurrency 1 (sequential) and
@@ -17,6 +19,7 @@ Prints one line per window, then medians per concurrency and the ratio working t
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shutil
 import statistics
@@ -32,24 +35,46 @@ MODEL, INPUT, OUTPUT, WIDTH = "tiny", "x", "y", 8
 
 
 def export_revision(rev: str, folder: Path) -> Path:
-    """``sanic_app`` as of ``rev`` in ``folder`` (plus this tree's generated *_pb2.py)."""
+    """``sanic_app`` and ``fastpack`` as of ``rev`` in ``folder``, with this tree's generated
+    *_pb2.py and compiled extensions (refused if the rev's Cython sources differ from the tree's:
+    then its extensions would not be the ones measured)."""
     folder.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "sanic_app"],
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "sanic_app", "fastpack"],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     for generated in (REPO / "sanic_app" / "protos").glob("*_pb2*.py"):
         target = folder / "sanic_app" / "protos" / generated.name
         if not target.exists():
             shutil.copy(generated, target)
+    sources = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", rev, "--", "fastpack/*.pyx",
+                              "fastpack/*.h"])
+    if sources.returncode != 0:
+        raise SystemExit(f"fastpack's Cython sources differ between {rev} and the tree: build the "
+                         "baseline's extensions in a checkout of it to compare")
+    for built in (REPO / "fastpack").glob("_*_c.*.so"):
+        shutil.copy(built, folder / "fastpack" / built.name)
     return folder
 
 
-def write_spec(folder: Path, backend: str) -> Path:
+IMAGE_INPUT = {"kind": "image", "dtype": "float32",
+               "image": {"height": 299, "width": 299, "scale": 0.00784313725490196, "mean": [1.0]}}
+SCENARIOS = {
+    # input spec, null model signature, one request body
+    "tensor": ({"kind": "tensor", "dtype": "float32", "shape": [-1, WIDTH]},
+               f"{INPUT}=float32[-1,{WIDTH}]:{OUTPUT}=float32[-1,4]",
+               lambda: [json.dumps({"instances": [row]}).encode() for row in scenarios.tiny_rows()]),
+    "jpeg": (IMAGE_INPUT, f"{INPUT}=float32[-1,299,299,3]:{OUTPUT}=float32[-1,1000]",
+             lambda: [json.dumps({"instances": [{"b64": base64.b64encode(
+                 scenarios.photo_jpeg(500, 375)).decode()}]}).encode()]),
+}
+
+
+def write_spec(folder: Path, backend: str, input_spec: dict) -> Path:
     spec = folder / "tiny.json"
     spec.write_text(json.dumps({
         "model": {"name": MODEL, "signature_name": "serving_default"},
         "target": {"addresses": [backend], "deadline_ms": 5000},
-        "inputs": {INPUT: {"kind": "tensor", "dtype": "float32", "shape": [-1, WIDTH]}},
+        "inputs": {INPUT: input_spec},
         "outputs": {OUTPUT: {"postprocess": "raw"}},
     }))
     return spec
@@ -101,7 +126,9 @@ def main(argv=None) -> None:
     p.add_argument("--warmup", type=float, default=0.5)
     p.add_argument("--concurrency", default="1,16", help="comma-separated closed-loop connections")
     p.add_argument("--only-tree", action="store_true", help="measure the working tree alone")
+    p.add_argument("--scenario", choices=sorted(SCENARIOS), default="tensor")
     args = p.parse_args(argv)
+    input_spec, null_model, bodies = SCENARIOS[args.scenario]
     levels = [int(c) for c in args.concurrency.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
@@ -109,22 +136,20 @@ def main(argv=None) -> None:
         logs = tmp / "logs"
         logs.mkdir()
         backend_port = free_port()
-        tiny = f"{INPUT}=float32[-1,{WIDTH}]:{OUTPUT}=float32[-1,4]"
         backend = Service("backend", python_module("sanic_app.localserve", "--port", str(backend_port),
-                                                   "--null_model", f"{MODEL}:{tiny}"),
+                                                   "--null_model", f"{MODEL}:{null_model}"),
                           backend_port, log_dir=logs).start(timeout=60)
         gateways = []
         try:
-            spec = write_spec(tmp, backend.address)
+            spec = write_spec(tmp, backend.address, input_spec)
             if not args.only_tree:
                 base_dir = export_revision(args.baseline, tmp / "baseline")
                 gateways.append(start_gateway("baseline", spec, logs, base_dir))
             gateways.append(start_gateway("tree", spec, logs, None))
             host = gateways[0].address
             requests = [loadgen.build_request(
-                "POST", f"/v1/models/{MODEL}:predict", host,
-                json.dumps({"instances": [row]}).encode(), [("Content-Type", "application/json")])
-                for row in scenarios.tiny_rows()]
+                "POST", f"/v1/models/{MODEL}:predict", host, body, [("Content-Type", "application/json")])
+                for body in bodies()]
             figures: dict = {(g.name, c): [] for g in gateways for c in levels}
             for r in range(args.rounds):
                 order = gateways if r % 2 == 0 else gateways[::-1]
@@ -141,7 +166,7 @@ def main(argv=None) -> None:
             backend.stop()
 
     print(f"\nmedian gateway CPU ms per request over {args.rounds} rounds "
-          f"(baseline = {args.baseline}):")
+          f"(scenario {args.scenario}, baseline = {args.baseline}):")
     summary = {}
     for c in levels:
         row = {g.name: statistics.median(figures[(g.name, c)]) for g in gateways}
