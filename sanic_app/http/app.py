@@ -29,15 +29,15 @@ APP_NAME = "tfsgw"
 
 def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str = APP_NAME) -> Sanic:
     app = Sanic(name, error_handler=errors.JsonErrorHandler(), log_config=modes.log_config(settings))
-    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    limits = app.ctx.limits = Limits.from_settings(settings)
+    app.config.REQUEST_MAX_SIZE = limits.max_body_bytes
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
     app.ctx.specs = specs
-    app.ctx.limits = Limits.from_settings(settings)
-    apply_pillow_limit(app.ctx.limits)
+    apply_pillow_limit(limits)
     _routes(app)
-    _middleware(app, settings)
+    _middleware(app, settings, limits)
     _listeners(app, settings)
     app.exception(SanicPayloadTooLarge)(errors.body_too_large)
     return app
@@ -58,11 +58,11 @@ def _routes(app: Sanic) -> None:
     app.add_route(docs.docs_root, "/", name="docs_root")
 
 
-def _middleware(app: Sanic, settings: Settings) -> None:
+def _middleware(app: Sanic, settings: Settings, limits: Limits) -> None:
     """Request hooks, outermost first (higher priority runs first on the way in)."""
     app.on_request(http_metrics.start_timer, priority=1000)
     app.on_response(http_metrics.record, priority=-1000)
-    admission = Admission(settings.max_in_flight, on_change=http_metrics.in_flight_changed)
+    admission = Admission(limits.max_in_flight, on_change=http_metrics.in_flight_changed)
     app.ctx.in_flight = admission.limiter
     app.signal("http.routing.after")(admission.admit)  # before the body is read
     app.on_response(admission.release, priority=900)
