@@ -328,6 +328,8 @@ def _json_tensor(data, datatype: str, shape: tuple[int, ...], count: int, where:
     except (ValueError, TypeError) as exc:
         raise InvalidArgument(f"{where}: 'data' does not form a regular tensor ({exc})") from None
     want = DATATYPES[datatype]
+    if want.kind == "u" and arr.dtype.kind in "fO":
+        arr = _big_unsigned(data, arr)  # ints past int64 make numpy fall back to float64
     if arr.dtype.kind not in _JSON_KINDS[want.kind]:
         got = {"U": "strings", "O": "mixed or non-numeric values", "f": "floating-point numbers",
                "b": "booleans", "i": "integers", "u": "integers"}.get(arr.dtype.kind, str(arr.dtype))
@@ -340,6 +342,18 @@ def _json_tensor(data, datatype: str, shape: tuple[int, ...], count: int, where:
         if arr.min() < info.min or arr.max() > info.max:
             raise InvalidArgument(f"{where}: values out of range for {datatype}")
     return arr.astype(want, copy=False).reshape(shape)
+
+
+def _big_unsigned(data, arr: np.ndarray) -> np.ndarray:
+    """UINT64 data with values past int64: exact, when every element is a JSON integer."""
+    flat: list = []
+    _flatten(data if isinstance(data, list) else [data], flat)
+    if not all(type(v) is int and 0 <= v < 2**64 for v in flat):
+        return arr  # the caller names what is wrong
+    try:
+        return np.array(data, dtype=np.uint64)
+    except (ValueError, TypeError, OverflowError):
+        return arr
 
 
 def _outputs(value) -> list[RequestedOutput]:
