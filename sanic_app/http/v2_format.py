@@ -195,7 +195,7 @@ def parse_infer(body: bytes, header_length: str | None, limits: Limits) -> Infer
         raise InvalidArgument("the request body is empty")
     view = memoryview(body)
     length = _header_length(header_length, len(body))
-    header = view if length is None else view[:length]
+    header = body if length is None else bytes(view[:length])  # the JSON header only: small
     doc = parse_json(header, limits.max_json_depth)
     if not isinstance(doc, dict):
         raise InvalidArgument("the inference request must be a JSON object")

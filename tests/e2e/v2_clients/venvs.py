@@ -5,6 +5,7 @@ web stack) so they never touch the gateway's interpreter. ``python venvs.py`` ma
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,14 @@ def python(name: str) -> Path:
                    check=True)
     marker.write_text(wanted)
     return exe
+
+
+def run_client(kind: str, *args: str) -> dict:
+    """Run <kind>_calls.py in its venv; its JSON answer (AssertionError with its stderr if it failed)."""
+    out = subprocess.run([str(python(kind)), str(Path(__file__).parent / f"{kind}_calls.py"), *args],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
 
 
 if __name__ == "__main__":
