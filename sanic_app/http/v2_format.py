@@ -19,7 +19,6 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-import orjson
 import pybase64
 
 from sanic_app.core.decode import b64_bytes, is_b64
@@ -431,7 +430,3 @@ def render_infer(model: str, version: str | None, request_id: str | None,
     if not sections:
         return header, None
     return b"".join([header, *sections]), len(header)
-
-
-def dumps(doc: dict) -> bytes:
-    return orjson.dumps(doc)
