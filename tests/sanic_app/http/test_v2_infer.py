@@ -68,3 +68,22 @@ def test_outputs_are_raw_unless_asked_and_softmax_still_applies():
                            binary_output=True)
     (p,) = output_tensors(request, CONFIG, raw)
     assert p.value.tolist() == [[b"3.0:1:one"]] and not p.binary
+
+
+def test_binary_tensors_reach_the_codec_as_views_on_the_body():
+    """The one copy: body bytes -> (numpy views) -> the codec writes them into the request."""
+    import json
+
+    from sanic_app.core.decode import InputDecoder
+    from sanic_app.core.limits import Limits
+    from sanic_app.http.v2_format import parse_infer
+
+    pixels = np.arange(64, dtype=np.float32).reshape(1, 8, 8, 1)
+    head = json.dumps({"inputs": [{"name": "img", "datatype": "FP32", "shape": [1, 8, 8, 1],
+                                   "parameters": {"binary_data_size": pixels.nbytes}}]}).encode()
+    body = head + pixels.tobytes()
+    call = predict_call(parse_infer(body, str(len(head)), Limits()), CONFIG, "m", None)
+    config = ModelConfig(name="m", inputs={"img": CONFIG.inputs["img"]})
+    tensor = InputDecoder(config, Limits())(call)["img"]
+    np.testing.assert_array_equal(tensor, pixels)
+    assert np.shares_memory(tensor, np.frombuffer(body, np.uint8))
