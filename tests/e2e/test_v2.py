@@ -286,6 +286,8 @@ def test_bodies_and_bombs_past_the_limits_are_413(gw):
     big = b"\0" * (MAX_BODY + 10)
     body, headers = binary({"inputs": [{**IMAGE_HEADER, "parameters": {"binary_data_size": len(big)}}]}, big)
     assert_refused(gw.post("/v2/models/digits/infer", content=body, headers=headers), 413, f"{MAX_BODY} bytes")
+    chunks = (b"0" * 65536 for _ in range(40))  # chunked, no Content-Length: refused while streaming
+    assert_refused(gw.post("/v2/models/digits/infer", content=chunks), 413)
     bomb = gzip.compress(b" " * (50 * MAX_BODY))
     assert len(bomb) < MAX_BODY // 10
     assert_refused(gw.post("/v2/models/digits/infer", content=bomb, headers={"Content-Encoding": "gzip"}), 413,
