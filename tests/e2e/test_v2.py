@@ -216,6 +216,12 @@ def test_datatype_must_be_the_models(gw):
     r = gw.post("/v2/models/nm/infer", json={"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}],
                                              "parameters": {"signature_name": "other"}})
     assert r.status_code == 400 and "other" in r.json()["error"]
+    r = gw.post("/v2/models/nm/infer", json={"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}],
+                                             "outputs": [{"name": "nope"}]})
+    assert r.status_code == 400 and "nope" in r.json()["error"]  # TF Serving's own words for pass-through
+    r = gw.post("/v2/models/digits/infer", json={"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["x"]}],
+                                                 "outputs": [{"name": "nope"}]})
+    assert r.status_code == 400 and "answers: probabilities" in r.json()["error"]
 
 
 def test_gzip_request_and_compressed_answer(gw):
