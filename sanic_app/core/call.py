@@ -22,3 +22,6 @@ class PredictCall:
     label: str | None = None
     signature_name: str | None = None
     batch_size: int | None = None  # row form: number of instances
+    deadline_s: float | None = None  # the client's own deadline; used when shorter than the model's
+    outputs: tuple[str, ...] | None = None  # ask the backend for these outputs only
+    postprocess: bool = True  # False: outputs as the backend sent them (the adapter shapes them)

@@ -76,6 +76,9 @@ def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
 
 
 def bytes_array(value, where: str) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return value  # an adapter's tensor of bytes elements, already typed and shaped
+
     def leaf(v):
         if isinstance(v, list):
             return [leaf(x) for x in v]

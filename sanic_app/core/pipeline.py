@@ -60,14 +60,15 @@ class ModelPipeline:
             signature_name=call.signature_name if call.signature_name is not None else cfg.signature_name,
             version=call.version if pinned else cfg.version,
             version_label=call.label if pinned else cfg.version_label,
-            output_filter=self.output_filter,
+            output_filter=call.outputs if call.outputs else self.output_filter,
         )
         t2 = _now()
         kernel = preprocess.kernel_seconds(writers)
         timings.preprocess += kernel
         timings.pack += (t2 - t) - kernel
 
-        response = await self.upstream.predict(request, self.deadline_s)
+        deadline = self.deadline_s if call.deadline_s is None else min(self.deadline_s, call.deadline_s)
+        response = await self.upstream.predict(request, deadline)
         t3 = _now()
         timings.backend += t3 - t2
 
@@ -75,6 +76,9 @@ class ModelPipeline:
         t4 = _now()
         timings.unpack += t4 - t3
 
+        if not call.postprocess:
+            timings.postprocess += _now() - t4
+            return outputs
         shaped = {name: self._postprocess(name, arr) for name, arr in outputs.items()}
         timings.postprocess += _now() - t4
         return shaped

@@ -16,7 +16,7 @@ from sanic_app.config import Settings
 from sanic_app.core.limits import Limits, apply_pillow_limit
 from sanic_app.core.registry import ModelRegistry
 from sanic_app.core.spec import ModelConfig, load_specs
-from sanic_app.http import docs, errors, health, tfserving
+from sanic_app.http import docs, errors, health, tfserving, v2
 from sanic_app.http import metrics as http_metrics
 from sanic_app.ops import logging as applog
 from sanic_app.ops import modes, readiness
@@ -50,6 +50,7 @@ def build_app(settings: Settings) -> Sanic:
 
 def _routes(app: Sanic) -> None:
     app.blueprint(tfserving.bp)  # /v1/models/...
+    app.blueprint(v2.bp)  # /v2/... (Open Inference Protocol)
     app.add_route(health.healthz, "/healthz", name="healthz")
     app.add_route(health.readyz, "/readyz", name="readyz")
     app.add_route(http_metrics.scrape, "/metrics", name="metrics")

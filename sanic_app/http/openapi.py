@@ -23,6 +23,7 @@ from sanic_app.core.spec import InputSpec, ModelConfig, OutputSpec
 
 OPENAPI_VERSION = "3.0.3"
 TFSERVING_ROUTE = "/v1/models/<rest:path>"
+V2_TAG = "Open Inference Protocol (v2)"
 ERROR_STATUSES = {
     "400": "The request is malformed or does not fit the model's inputs",
     "404": "Unknown model, version, label or signature",
@@ -305,7 +306,7 @@ def route_paths(routes) -> dict:
             if method in ("HEAD", "OPTIONS"):
                 continue
             operation: dict[str, Any] = {
-                "tags": ["service"],
+                "tags": [V2_TAG if uri.startswith("/v2") else "service"],
                 "operationId": re.sub(r"[^A-Za-z0-9_]", "_", f"{short_name}_{method.lower()}"),
                 "summary": summary.strip() or short_name.replace("_", " "),
                 "responses": {"200": {"description": answer, "content": {content_type: {"schema": {}}}}},
@@ -359,6 +360,8 @@ def build_document(specs: dict[str, ModelConfig], routes=(), *, passthrough: boo
     if passthrough:
         tags.append({"name": "pass-through models",
                      "description": "any other model the backend serves, described by its metadata"})
+    tags.append({"name": V2_TAG, "description": "KServe v2 / Triton HTTP: JSON or binary tensors "
+                 "(Inference-Header-Content-Length), for every model above and pass-through ones"})
     tags.append({"name": "service", "description": "health, metrics and these docs"})
     return {
         "openapi": OPENAPI_VERSION,

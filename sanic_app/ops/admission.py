@@ -10,7 +10,7 @@ from __future__ import annotations
 from sanic.exceptions import SanicException
 
 # Routes never refused for load: probes and scrapes must answer most when the gateway is busy.
-EXEMPT_ROUTES = frozenset({"healthz", "readyz", "metrics"})
+EXEMPT_ROUTES = frozenset({"healthz", "readyz", "metrics", "v2_health_live", "v2_health_ready"})
 
 
 class InFlightLimiter:

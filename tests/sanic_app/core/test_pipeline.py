@@ -103,6 +103,22 @@ def test_postprocess_and_output_filter_from_the_spec():
     assert second["y"][0]["class"] == 0
 
 
+def test_a_call_may_shorten_the_deadline_narrow_the_outputs_and_skip_postprocessing():
+    spec = dict(SPEC, outputs={"y": {"postprocess": "topk", "k": 1}, "z": {"postprocess": "softmax"}})
+    outs = {"y": np.array([[0.1, 0.9]], np.float32)}
+    pipeline, upstream = make(spec, outs, deadline_s=2.0)
+    timeouts = []
+    answer = upstream.predict
+    upstream.predict = lambda request, timeout: timeouts.append(timeout) or answer(request, timeout)
+    for deadline in (0.25, 9.0, None):
+        call = PredictCall("m", {"x": np.array([[1, 2]], np.float32)}, row=False, deadline_s=deadline,
+                           outputs=("y",), postprocess=False)
+        outputs = asyncio.run(pipeline.predict(call, StageTimings()))
+        np.testing.assert_array_equal(outputs["y"], outs["y"])  # raw scores: the adapter shapes them
+    assert timeouts == [0.25, 2.0, 2.0]  # the client's deadline only when shorter than the model's
+    assert all(list(r.output_filter) == ["y"] for r in upstream.requests)
+
+
 @pytest.mark.parametrize("values,error,words", [
     ({None: [[1, 2, 3]]}, InvalidArgument, ["input 'x'", "expected shape [-1, 2]", "got [1, 3]"]),
     ({None: [["a", "b"]]}, InvalidArgument, ["input 'x'", "expected float32", "strings"]),
