@@ -8,7 +8,6 @@ from fastpack._kernel_images import ImageBatchBase
 from fastpack.imageparams import PreprocessParams
 
 def write_image(source: np.ndarray | PillowPixels, params: PreprocessParams, dest: memoryview) -> None: ...
-def float16_bits(values: np.ndarray) -> list[int]: ...
 
 class PillowPixels:
     image: Image.Image
