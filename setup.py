@@ -91,7 +91,7 @@ setup(
     # label files): it ships inside the package so the embedded demo finds digits.json installed.
     package_data={
         "sanic_app": ["specs/*.json", "specs/*.txt"],
-        "fastpack": ["*.pyi", "*.pyx", "*.h", "py.typed"],
+        "fastpack": ["*.pyx", "*.h", "py.typed"],
         "sanic_app.protos": ["*.proto", "*.pyi"],
         "sanic_app.localserve": ["models/*.npz"],
     },
