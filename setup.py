@@ -62,9 +62,11 @@ def extensions():
         "embedsignature": True,
     }
     cflags = ["-O0", "-g"] if debug else ["-O3"]
+    # fastpack/*.h: C the .pyx modules include (cdef extern from "NAME.h"); a change rebuilds them
+    headers = [str(h.relative_to(HERE)) for h in sorted((HERE / "fastpack").glob("*.h"))]
     modules = [
         Extension(f"fastpack.{p.stem}", [str(p.relative_to(HERE))], extra_compile_args=cflags,
-                  include_dirs=[numpy.get_include()])
+                  include_dirs=[numpy.get_include(), "fastpack"], depends=headers)
         for p in sorted((HERE / "fastpack").glob("_*_c.pyx"))
     ]
     return cythonize(modules, compiler_directives=directives, quiet=True)
@@ -89,7 +91,7 @@ setup(
     # label files): it ships inside the package so the embedded demo finds digits.json installed.
     package_data={
         "sanic_app": ["specs/*.json", "specs/*.txt"],
-        "fastpack": ["*.pyi", "*.pyx", "py.typed"],
+        "fastpack": ["*.pyx", "*.h", "py.typed"],
         "sanic_app.protos": ["*.proto", "*.pyi"],
         "sanic_app.localserve": ["models/*.npz"],
     },

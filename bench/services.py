@@ -16,14 +16,9 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from bench import loadgen, procstat
+from bench.procs import free_port  # noqa: F401  (re-exported: contenders and micro benchmarks use it)
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench_env(**extra: str) -> dict:

@@ -1,20 +1,18 @@
 """Pick the wire codec: the Cython extension unless FASTPACK_NO_EXTENSIONS=1 or it did not build.
 
 Both modules have the same API; ``_codec_py`` is the readable reference, ``_codec_c`` the fast one.
+Type checkers read ``_codec_py`` (see ``_choose``).
 """
-import os
+from typing import TYPE_CHECKING
 
-_FORCED_PURE = os.environ.get("FASTPACK_NO_EXTENSIONS", "") not in ("", "0")
+from fastpack._choose import NO_EXTENSIONS, compiled_or_twin, is_compiled
 
-if _FORCED_PURE:
+if TYPE_CHECKING or NO_EXTENSIONS:
     from fastpack import _codec_py as impl
 else:
-    try:
-        from fastpack import _codec_c as impl
-    except ImportError:  # not built: tests/fastpack/test_codec_build.py makes this loud
-        from fastpack import _codec_py as impl
+    impl = compiled_or_twin("fastpack._codec_c", "fastpack._codec_py")
 
-USING_CODEC_EXTENSION = impl.__name__.endswith("_c")
+USING_CODEC_EXTENSION = is_compiled(impl)
 
 ModelSpec = impl.ModelSpec
 encode_tensor = impl.encode_tensor

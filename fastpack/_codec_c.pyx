@@ -27,8 +27,8 @@ from libc.string cimport memcmp, memcpy
 
 cimport numpy as cnp
 
-from fastpack import _codec_py
-from fastpack._codec_py import MAX_DECODED_BYTES, ModelSpec
+from fastpack._codec_shared import MAX_DECODED_BYTES, ModelSpec, tensor_plan
+from fastpack.dtypes import TO_NUMPY
 from fastpack.errors import DecodeError, EncodeError
 
 if sys.byteorder != "little" or sizeof(cnp.npy_intp) != sizeof(int64_t):
@@ -46,7 +46,7 @@ cdef extern from "numpy/arrayobject.h":
     object PyArray_Empty(int nd, cnp.npy_intp* dims, PyArray_Descr* descr, int fortran)
     object PyArray_Zeros(int nd, cnp.npy_intp* dims, PyArray_Descr* descr, int fortran)
 
-DEF MAX_RANK = 64
+DEF MAX_RANK = 64  # _codec_shared.MAX_RANK, as a compile-time size
 DEF MAX_GROUP_DEPTH = 64
 
 cdef object _ndarray = np.ndarray
@@ -78,7 +78,7 @@ cdef enum:
     N_DATATYPES = 24
 
 # numpy dtype objects by DataType, None where unsupported
-cdef list _DTYPES = [_codec_py.TO_NUMPY.get(i) for i in range(N_DATATYPES)]
+cdef list _DTYPES = [TO_NUMPY.get(i) for i in range(N_DATATYPES)]
 
 
 # =========================================================================== encoding
@@ -218,8 +218,8 @@ cdef class _Tensor:
             except (ValueError, TypeError, BufferError):  # object dtype: no buffer
                 pass
         # The rare and slow cases (strings, writers, big-endian, strided, non-arrays) go
-        # through the twin's readable conversion, then back onto the buffer path.
-        datatype, shape, payload = _codec_py._tensor_plan(value)
+        # through the shared readable conversion, then back onto the buffer path.
+        datatype, shape, payload = tensor_plan(value)
         if isinstance(payload, list):
             self.datatype = DT_STRING
             self._set_shape(shape)

@@ -12,28 +12,16 @@ occurrences of a sub-message merged. Every length and varint is bounds-checked a
 is the only exception bad bytes can raise.
 """
 import operator
-from typing import NamedTuple, Optional
 
 import numpy as np
 
-from fastpack.dtypes import DataType, TO_NUMPY, to_datatype
+from fastpack._codec_shared import MAX_DECODED_BYTES, MAX_RANK, ModelSpec, is_writer, tensor_plan
+from fastpack.dtypes import DataType, TO_NUMPY
 from fastpack.errors import DecodeError, EncodeError, FastpackError
 
-# A forged shape with one broadcast value could otherwise ask for any amount of memory.
-MAX_DECODED_BYTES = 1 << 30
-MAX_RANK = 64  # numpy's own limit
 _MAX_GROUP_DEPTH = 64
 _MASK64 = (1 << 64) - 1
 _MAX_FIELD = (1 << 29) - 1  # protobuf's largest field number
-
-
-class ModelSpec(NamedTuple):
-    """The model a PredictResponse says answered (TF Serving's ModelSpec)."""
-
-    name: str
-    version: Optional[int]
-    version_label: Optional[str]
-    signature_name: str
 
 
 # --------------------------------------------------------------------------- encoding
@@ -66,56 +54,6 @@ def _shape_message(shape) -> bytes:
     return b"".join(dims)
 
 
-def _string_items(arr: np.ndarray) -> list:
-    items = []
-    for item in arr.reshape(-1).tolist():
-        if isinstance(item, str):
-            try:
-                item = item.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise EncodeError(f"string element is not valid UTF-8 text: {exc}") from None
-        elif not isinstance(item, (bytes, bytearray)):
-            raise EncodeError(f"a string tensor may hold only bytes or str, not {type(item).__name__}")
-        items.append(bytes(item))
-    return items
-
-
-def _is_writer(value) -> bool:
-    return not isinstance(value, np.ndarray) and hasattr(value, "write_into")
-
-
-def _writer_plan(writer):
-    try:
-        dtype = np.dtype(writer.dtype)
-        shape = tuple(int(d) for d in writer.shape)
-    except (TypeError, ValueError) as exc:
-        raise EncodeError(f"TensorWriter has a bad dtype or shape: {exc}") from None
-    if dtype.kind not in "biufc" or dtype.byteorder == ">" or (
-        dtype.byteorder == "=" and np.little_endian is False
-    ):
-        raise EncodeError(f"TensorWriter dtype must be little-endian numeric, not {dtype}")
-    if any(d < 0 for d in shape):
-        raise EncodeError(f"TensorWriter shape has a negative dimension: {shape}")
-    return to_datatype(dtype), shape, writer
-
-
-def _tensor_plan(value):
-    """(datatype, shape, payload); payload: uint8 view of LE data, a TensorWriter, or list[bytes]."""
-    if _is_writer(value):
-        return _writer_plan(value)
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise EncodeError(f"cannot make an array of {type(value).__name__}: {exc}") from None
-    if arr.ndim > MAX_RANK:
-        raise EncodeError(f"rank {arr.ndim} is over {MAX_RANK}")
-    if arr.dtype.kind in "SUO":
-        return int(DataType.DT_STRING), arr.shape, _string_items(arr)
-    datatype = to_datatype(arr.dtype)  # raises EncodeError for unsupported dtypes
-    arr = np.asarray(arr, dtype=arr.dtype.newbyteorder("<"), order="C")  # keeps 0-d arrays 0-d
-    return datatype, arr.shape, arr.reshape(-1).view(np.uint8)
-
-
 def _tensor_parts(plan) -> list:
     """Wire pieces of one TensorProto, in field-number order as official serializers write."""
     datatype, shape, payload = plan
@@ -124,7 +62,7 @@ def _tensor_parts(plan) -> list:
     if isinstance(payload, list):
         parts.extend(_len_header(8, len(item)) + item for item in payload)  # string_val = 8
         return parts
-    if _is_writer(payload):
+    if is_writer(payload):
         # Pure Python cannot write into a bytes object, so the writer fills a scratch array.
         scratch = np.empty(shape, dtype=np.dtype(payload.dtype))
         flat = scratch.reshape(-1).view(np.uint8)
@@ -142,7 +80,7 @@ def _joined_size(parts) -> int:
 
 def encode_tensor(array) -> bytes:
     """TensorProto wire bytes for an array (tensor_content for numbers, string_val for text)."""
-    return b"".join(_tensor_parts(_tensor_plan(array)))
+    return b"".join(_tensor_parts(tensor_plan(array)))
 
 
 def _model_spec_message(model_name, signature_name, version, version_label) -> bytes:
@@ -195,7 +133,7 @@ def encode_predict_request(
     for name, value in inputs.items():
         _check_text(name, "input name")
         key = _string_field(1, name)
-        tensor = _tensor_parts(_tensor_plan(value))
+        tensor = _tensor_parts(tensor_plan(value))
         tensor_size = _joined_size(tensor)
         value_header = _len_header(2, tensor_size)
         parts.append(_len_header(2, len(key) + len(value_header) + tensor_size) + key + value_header)

@@ -128,7 +128,8 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_keeps_the_sources_and_drops_local_builds():
     patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
-    for needed in ["setup.py", "pyproject.toml", "fastpack/_codec_py.py", "sanic_app/app.py",
+    for needed in ["setup.py", "pyproject.toml", "fastpack/_codec_py.py", "fastpack/_kernel_rows.h",
+                   "sanic_app/app.py",
                    "sanic_app/protos/tensor.proto", "specs/digits.json"]:
         assert not _ignored(needed, patterns), needed
     for dropped in [".git/HEAD", "build/lib/x.py", "fastpack/_codec_c.cpython-311-x86_64-linux-gnu.so",

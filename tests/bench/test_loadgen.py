@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from bench import loadgen
+from bench.procs import free_port
 
 DELAY_S = 0.04
 
@@ -88,11 +89,7 @@ def test_open_loop_charges_queueing_to_the_requests(server):
 
 
 def test_refused_connections_are_errors_not_crashes():
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     result = loadgen.run_load("127.0.0.1", port, [b"GET / HTTP/1.1\r\n\r\n"], concurrency=1,
                               warmup_s=0.0, duration_s=0.2)
     assert result.completed > 0

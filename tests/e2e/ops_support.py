@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from concurrent import futures
@@ -13,17 +12,12 @@ import grpc
 import httpx
 import numpy as np
 
+from bench.procs import free_port  # noqa: F401  (re-exported for the ops tests)
 from sanic_app.protos import GET_MODEL_STATUS, MODEL_SERVICE, PREDICTION_SERVICE, serving_pb2
 
 # Not imported from conftest: with several conftest.py files in the tree, "conftest" names
 # whichever was imported first.
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The null model every ops test serves: x float32 [-1, 4] -> y float32 [-1, 2].

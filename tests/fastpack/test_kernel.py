@@ -65,6 +65,26 @@ def test_float16_overflow_and_tiny_values(kernel):
     np.testing.assert_array_equal(tiny, np.array([0.0, 1e-7, 255e-7], np.float32).astype(np.float16)[None, None, None])
 
 
+
+@pytest.mark.parametrize("scale, mean", [
+    (2.0 ** -30, 0.0),  # all subnormal halves (and zero), ties among them
+    (2.0 ** -17, 0.0),  # subnormal up into the smallest normals
+    (1 / 255, 0.5),  # negatives and positives in [-0.5, 0.5]
+    (3.0, 0.0),  # exact small integers
+    (2.0 ** 5 + 1 / 3, 100.0),  # normals needing rounding (ties to even at the 10-bit mantissa)
+    (300.0, 0.0),  # normals up to 65504, then overflow to inf
+])
+def test_float16_rounds_every_pixel_value_like_numpy(kernel, scale, mean):
+    """All 256 pixel values through one affine map, stored as float16, equal numpy's
+    float32 -> float16 rounding (nearest, ties to even; subnormals; overflow to inf)."""
+    img = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
+    common = dict(color="grayscale", scale=scale, mean=mean)
+    f32 = kernel.preprocess([img], PreprocessParams(16, 16, **common))
+    f16 = kernel.preprocess([img], PreprocessParams(16, 16, dtype="float16", **common))
+    with np.errstate(over="ignore"):
+        want = f32.astype(np.float16)
+    np.testing.assert_array_equal(f16.view(np.uint16), want.view(np.uint16))
+
 def test_uint8_rounds_half_to_even_and_clamps(kernel):
     """uint8 output: rint() of the normalised value, then clamp to 0..255."""
     img = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)

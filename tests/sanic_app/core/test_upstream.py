@@ -7,6 +7,7 @@ from concurrent import futures
 import grpc
 import pytest
 
+from bench.procs import free_port
 from sanic_app.errors import UpstreamError
 from sanic_app.protos import PREDICT
 from sanic_app.core.upstream import Upstream
@@ -76,11 +77,7 @@ def test_deadline_and_codes(server):
 
 
 def test_unreachable_backend_is_503():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nobody listens there
+    port = free_port()  # closed again: nobody listens there
 
     async def go():
         upstream = Upstream((f"127.0.0.1:{port}",), max_message_bytes=8 << 20)

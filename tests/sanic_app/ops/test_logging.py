@@ -4,7 +4,6 @@ import io
 import logging
 import logging.config
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ import orjson
 import pytest
 from sanic import Request
 
+from bench.procs import free_port, wait_ready
 from sanic_app.ops import logging as applog
 
 
@@ -131,12 +131,6 @@ def test_client_request_id_is_kept_only_when_plain(header, kept):
     assert applog.request_id_of(request) == request_id  # made once, then kept
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 APP = """
 import logging, sys
 from sanic import Sanic, json
@@ -159,17 +153,20 @@ def test_request_id_round_trip_over_a_real_server(tmp_path):
     httpx = pytest.importorskip("httpx")
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent(APP))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(script), "production", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+
+        def answers():
             try:
                 httpx.get(base + "/nothing", timeout=1)
-                break
+                return True
             except httpx.TransportError:
-                time.sleep(0.05)
+                return False
+
+        wait_ready(proc, answers, 30.0, what="the log test app", interval=0.05)
         sent = httpx.get(base + "/work", headers={"X-Request-ID": "client-id-1"})
         made = httpx.get(base + "/missing")
         assert sent.headers["x-request-id"] == "client-id-1"
