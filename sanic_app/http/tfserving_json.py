@@ -9,18 +9,16 @@ REST API renders its gRPC answers, live here too.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import numpy as np
 import orjson
-import pybase64
 from google.protobuf import json_format
 
 from sanic_app.core.call import PredictCall
 from sanic_app.core.decode import is_b64
 from sanic_app.core.limits import Limits, check_inputs
 from sanic_app.errors import InvalidArgument
+from sanic_app.http import tfserving_writer
 from sanic_app.http.jsonbody import parse_json
 
 # tensorflow.error.Code names, for GetModelStatus' status.error_code (an enum in TF's proto).
@@ -93,86 +91,12 @@ def _columns(instances: list) -> dict:
 # ---- answer: named outputs -> JSON bytes --------------------------------------------------
 
 def predict_body(outputs: dict[str, Any], row: bool) -> bytes:
-    """The predict answer as TF Serving writes it."""
-    rendered = {name: strings_for_json(name, v) if _is_strings(v) else v for name, v in outputs.items()}
-    nonfinite = any(_has_nonfinite(v) for v in rendered.values())  # before rows multiply objects
-    return serialize(_answer(rendered, row), nonfinite)
-
-
-def _is_strings(value) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype == object
-
-
-def _answer(outputs: dict[str, Any], row: bool) -> dict:
-    """TF Serving's answer shapes: row -> "predictions", columnar -> "outputs"; a lone
-    output is given bare, several as objects keyed by output name."""
-    if not row:
-        if len(outputs) == 1:
-            return {"outputs": next(iter(outputs.values()))}
-        return {"outputs": outputs}
-    if len(outputs) == 1:
-        return {"predictions": next(iter(outputs.values()))}
-    sizes = {name: len(v) if not isinstance(v, np.ndarray) else (v.shape[0] if v.ndim else -1)
-             for name, v in outputs.items()}
-    batch = set(sizes.values())
-    if len(batch) != 1 or -1 in batch:
-        raise InvalidArgument(
-            "outputs have differing batch sizes " + ", ".join(f"{n}: {s}" for n, s in sizes.items())
-            + "; use the columnar \"inputs\" form for this model")
-    (n,) = batch
-    names = list(outputs)
-    return {"predictions": [{name: outputs[name][i] for name in names} for i in range(n)]}
-
-
-def strings_for_json(name: str, arr: np.ndarray):
-    """DT_STRING outputs: text as JSON strings; names ending in _bytes (TF Serving's rule) or
-    bytes that are not UTF-8 as {"b64": ...}."""
-    force_b64 = name.endswith("_bytes")
-
-    def one(v):
-        if isinstance(v, str):
-            return v
-        if not force_b64:
-            try:
-                return v.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-        return {"b64": pybase64.b64encode(v).decode("ascii")}
-
-    def walk(x):
-        return [walk(i) for i in x] if isinstance(x, list) else one(x)
-
-    return walk(arr.tolist())
-
-
-def _default(obj):
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def _has_nonfinite(obj) -> bool:
-    if isinstance(obj, np.ndarray):
-        return obj.dtype.kind in "fc" and not np.isfinite(obj).all()
-    if isinstance(obj, np.floating):
-        return not np.isfinite(obj)
-    if isinstance(obj, float):
-        return obj != obj or obj in (float("inf"), float("-inf"))
-    if isinstance(obj, dict):
-        return any(_has_nonfinite(v) for v in obj.values())
-    if isinstance(obj, list):
-        return any(_has_nonfinite(v) for v in obj)
-    return False
-
-
-def serialize(body: dict, nonfinite: bool | None = None) -> bytes:
-    """orjson (numpy arrays natively); NaN/Infinity are written as TF Serving writes them
-    (bare NaN, Infinity, -Infinity literals), which needs the slow encoder only then."""
-    if nonfinite if nonfinite is not None else _has_nonfinite(body):
-        return json.dumps(body, default=_default, allow_nan=True, separators=(",", ":")).encode()
-    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_default)
+    """The predict answer, byte for byte as TF Serving writes it (http/tfserving_writer):
+    row -> "predictions", columnar -> "outputs"; a lone output bare, several keyed by name;
+    DT_STRING as text, {"b64"} for names ending in _bytes and for bytes that are not UTF-8."""
+    if row:
+        return tfserving_writer.predictions_body(outputs)
+    return tfserving_writer.outputs_body(outputs)
 
 
 # ---- model status and metadata ------------------------------------------------------------

@@ -17,7 +17,7 @@ def test_answer_shapes_follow_tf_serving():
 
 def test_non_finite_outputs_are_written_as_literals():
     raw = predict_body({"y": np.array([[np.nan, np.inf], [-np.inf, 1]], np.float32)}, row=True)
-    assert raw == b'{"predictions":[[NaN,Infinity],[-Infinity,1.0]]}'
+    assert raw == b'{\n    "predictions": [[NaN, Infinity], [-Infinity, 1.0]\n    ]\n}'
 
 
 def test_string_outputs_text_or_b64():
