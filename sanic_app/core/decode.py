@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 import pybase64
 
 from sanic_app.core import imaging, preprocess
@@ -67,12 +68,55 @@ def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
     if kind not in allowed:
         got = {"U": "strings", "S": "raw bytes", "O": "mixed or non-numeric values",
                "f": "floating-point numbers", "b": "booleans", "i": "integers", "u": "integers"}.get(kind, str(arr.dtype))
-        raise InvalidArgument(f"{where}: expected {want.name} values, got {got}")
+        raise InvalidArgument(f"{tf_type_error(value, want)}{where}: expected {want.name} values, got {got}")
     if want.kind in "iu" and arr.size:
         info = np.iinfo(want)
         if arr.min() < info.min or arr.max() > info.max:
             raise InvalidArgument(f"{where}: values out of range for {want.name}")
     return arr.astype(want, copy=False)
+
+
+# TF Serving's names for dtypes in its messages (DataTypeString)
+_TF_DTYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
+def _json_type(value) -> str:
+    """RapidJSON's type names, as TF Serving's messages print them."""
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return "Number"
+    return {str: "String", dict: "Object", list: "Array"}.get(type(value), type(value).__name__)
+
+
+def _fits(leaf, want: np.dtype) -> bool:
+    if isinstance(leaf, bool):
+        return want.kind == "b"
+    if isinstance(leaf, int):
+        return want.kind in "fiu"
+    if isinstance(leaf, float):
+        return want.kind == "f"
+    return False
+
+
+def tf_type_error(value, want: np.dtype) -> str:
+    """TF Serving's words for the first JSON value that is not of the wanted type, as a
+    prefix for the gateway's own message ("" when no single value is to blame)."""
+    stack = [value]
+    while stack:
+        leaf = stack.pop()
+        if isinstance(leaf, list):
+            stack.extend(reversed(leaf))
+            continue
+        if not _fits(leaf, want):
+            shown = orjson.dumps(leaf).decode() if isinstance(leaf, (str, dict, bool, int, float)) or leaf is None else repr(leaf)
+            if len(shown) > 64:
+                shown = shown[:64] + "..."
+            name = _TF_DTYPE_NAMES.get(want.name, want.name)
+            return f"JSON Value: {shown} Type: {_json_type(leaf)} is not of expected type: {name}; "
+    return ""
 
 
 def bytes_array(value, where: str) -> np.ndarray:
@@ -92,20 +136,28 @@ def bytes_array(value, where: str) -> np.ndarray:
 def named_values(config: ModelConfig, call: PredictCall) -> dict[str, Any]:
     """The call's values keyed by the model's input names; unknown or missing names are 400s."""
     inputs = config.inputs
-    if None in call.values:
+    values = call.values
+    if not call.row and None not in values and any(name not in inputs for name in values):
+        # TF Serving reads only the signature's keys from a columnar "inputs" object
+        values = {name: v for name, v in values.items() if name in inputs}
+    if None in values:
         only = config.single_input
         if only is None:
             raise InvalidArgument(
                 f"model {config.name!r} takes {len(inputs)} inputs ({', '.join(inputs)}); "
                 "name each one (e.g. instances as objects, or \"inputs\" as an object)")
-        return {only.name: call.values[None]}
-    for name in call.values:
+        return {only.name: values[None]}
+    for name in values:
         if name not in inputs:
-            raise InvalidArgument(f"unknown input {name!r}; model {config.name!r} takes: {', '.join(inputs)}")
+            raise InvalidArgument(f"JSON object: does not have named input: {name} "
+                                  f"(unknown input {name!r}; model {config.name!r} takes: {', '.join(inputs)})")
     for name in inputs:
-        if name not in call.values:
+        if name not in values:
+            if not call.row:
+                raise InvalidArgument(f"Missing named input: {name} in 'inputs' object. "
+                                      f"(missing input {name!r} for model {config.name!r})")
             raise InvalidArgument(f"missing input {name!r} for model {config.name!r}")
-    return call.values
+    return values
 
 
 def _leading(value) -> int:

@@ -9,9 +9,9 @@ REST API renders its gRPC answers, live here too.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from google.protobuf import json_format
 
 from sanic_app.core.call import PredictCall
@@ -33,13 +33,14 @@ ERROR_CODE_NAMES = (
 
 def call_from_json(body: bytes, model: str, version, label, limits: Limits) -> PredictCall:
     if not body:
-        raise InvalidArgument("JSON Parse error: the request body is empty")
+        raise InvalidArgument("JSON Parse error: The document is empty")
     doc = parse_json(body, limits.max_json_depth)
     if not isinstance(doc, dict):
         raise InvalidArgument("JSON Parse error: the request body must be a JSON object")
     signature = doc.get("signature_name")
     if signature is not None and not isinstance(signature, str):
-        raise InvalidArgument("'signature_name' must be a string")
+        raise InvalidArgument(f"JSON Value: {tfserving_writer.json_text(doc)} not formatted correctly. "
+                              "'signature_name' key must be a string value.")
     has_instances, has_inputs = "instances" in doc, "inputs" in doc
     if has_instances == has_inputs:
         raise InvalidArgument("Missing 'inputs' or 'instances' key" if not has_instances
@@ -106,10 +107,17 @@ def _to_json(message) -> dict:
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
+def _pb_json(obj) -> str:
+    # protobuf's C++ JSON printer with add_whitespace: one space per level, ": " after keys
+    return json.dumps(obj, indent=1, ensure_ascii=False)
+
+
 def metadata_body(model_spec, signatures) -> bytes:
-    """GetModelMetadataResponse as TF Serving's REST API renders it."""
-    body = {"model_spec": _to_json(model_spec), "metadata": {"signature_def": _to_json(signatures)}}
-    return orjson.dumps(body, option=orjson.OPT_INDENT_2)
+    """GetModelMetadataResponse as TF Serving's REST API renders it: two protobuf JSON
+    documents (every field printed, "defaults": {} included) joined by its own text."""
+    return ("{\n\"model_spec\":" + _pb_json(_to_json(model_spec))
+            + ",\n\"metadata\": {\"signature_def\": " + _pb_json(_to_json(signatures))
+            + "}\n}\n").encode("utf-8")
 
 
 def status_body(response) -> bytes:
@@ -120,4 +128,4 @@ def status_body(response) -> bytes:
         code = status.get("error_code", 0)
         if isinstance(code, int) and 0 <= code < len(ERROR_CODE_NAMES):
             status["error_code"] = ERROR_CODE_NAMES[code]
-    return orjson.dumps(body, option=orjson.OPT_INDENT_2)
+    return _pb_json(body).encode("utf-8")

@@ -60,6 +60,33 @@ def value_json(value: Any, level: int, single_line: bool, as_b64: bool = False) 
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+# ---- JSON quoted in error messages, as TF Serving quotes it (RapidJSON type names) ----
+
+_SHOWN_CHARS = 256  # cut here (TF Serving quotes a value whole, however long)
+
+
+def json_type(value) -> str:
+    """RapidJSON's name for a JSON value's type, as TF Serving's messages print it."""
+    if value is None:
+        return "Null"
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, str):
+        return "String"
+    return "Number"
+
+
+def json_text(value) -> str:
+    text = value_json(value, 0, False).decode("utf-8", "replace")
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "...(cut)"
+
+
 def _is_bytes_output(name: str, value) -> bool:
     # TF Serving's rule: a DT_STRING tensor whose name ends in _bytes is written as {"b64"}
     return name.endswith(BYTES_SUFFIX) and isinstance(value, np.ndarray) and value.dtype == object
