@@ -107,3 +107,21 @@ def test_bytes_as_b64_objects(fmt):
         b'[[{\n                "b64": "aGVsbG8="\n            }, '
         b'{\n                "b64": "d29ybGQ="\n            }]]')
     assert json.loads(fmt.tensor_json(t, 1, True, True)) == [[{"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}]]
+
+
+def test_compiled_fast_float32_path_equals_printf():
+    """The compiled module decides most float32 texts with double arithmetic; where it cannot be
+    sure it asks printf/strtof. Both paths must give the same text."""
+    if NO_EXTENSIONS:
+        pytest.skip("FASTPACK_NO_EXTENSIONS=1")
+    c = importlib.import_module("fastpack._jsonfmt_c")
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        np.frombuffer(rng.bytes(4 * 60000), np.float32),
+        rng.random(30000, dtype=np.float32),
+        (rng.standard_normal(30000) * 10.0 ** rng.integers(-12, 12, 30000)).astype(np.float32),
+        np.array([555557.5, 999999.5, 9999995, 123456.75, 3e10, 1e-45, 3.4028235e38,
+                  1.1754944e-38, 0.1, 16777216, 1435774336], np.float32)])
+    values = values[np.isfinite(values)]
+    fast, printf = c.float32_fast_text, c.float32_printf_text
+    assert [v for v in values.tolist() if fast(v) != printf(v)] == []
