@@ -44,9 +44,10 @@ def _decimal(value: float, digits: int, reads_back) -> bytes:
         return b"NaN"
     if math.isinf(value):
         return b"-Infinity" if value < 0 else b"Infinity"
-    text = "%.6g" % value
+    # printf's %g, as TF Serving's absl::StrCat / StrFormat give it
+    text = "%.6g" % value  # noqa: UP031
     if reads_back(text) != value:
-        text = "%.*g" % (digits, value)
+        text = "%.*g" % (digits, value)  # noqa: UP031
     if "." not in text and "e" not in text:
         text += ".0"
     return text.encode("ascii")
@@ -124,4 +125,4 @@ def tensor_json(array: np.ndarray, level: int = 0, single_line: bool = True,
     return b"".join(out)
 
 
-__all__ = ["tensor_json", "float32_text", "float64_text", "json_string", "string_leaf"]
+__all__ = ["float32_text", "float64_text", "json_string", "string_leaf", "tensor_json"]

@@ -6,6 +6,8 @@ Off the predict hot path: requests and answers are our own wire-compatible messa
 """
 from __future__ import annotations
 
+from google.protobuf.message import DecodeError
+
 from sanic_app.core.upstream import Upstream
 from sanic_app.errors import GatewayError
 from sanic_app.protos import CLASSIFY, REGRESS, example_pb2
@@ -21,7 +23,7 @@ def _request(message_class, name, version, label, signature, request_input):
 def _parse(message_class, raw: bytes):
     try:
         return message_class.FromString(raw)
-    except Exception:
+    except DecodeError:
         raise GatewayError(f"malformed {message_class.__name__} from the backend", code="INTERNAL") from None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fastpack import _jsonfmt
-from sanic_app.errors import InvalidArgument, error_body  # noqa: F401  (error layout: errors.py)
+from sanic_app.errors import InvalidArgument
 
 _INDENT = 4
 BYTES_SUFFIX = "_bytes"
@@ -28,6 +28,9 @@ def _nl(level: int) -> bytes:
 def value_json(value: Any, level: int, single_line: bool, as_b64: bool = False) -> bytes:
     """Any output value (a numpy tensor, or what a post-processor made) in the writer's layout."""
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "c":  # TF Serving's writer has no JSON form for complex numbers
+            name = {8: "complex64", 16: "complex128"}.get(value.dtype.itemsize, str(value.dtype))
+            raise InvalidArgument(f"Failed to write JSON value for tensor type: {name}")
         return _jsonfmt.tensor_json(value, level, single_line, as_b64)
     if isinstance(value, np.generic):
         return _jsonfmt.tensor_json(np.asarray(value), level, single_line, as_b64)

@@ -13,8 +13,15 @@ from concurrent import futures
 
 import grpc
 
-from sanic_app.protos import CLASSIFY, GET_MODEL_METADATA, GET_MODEL_STATUS, MODEL_SERVICE, \
-    PREDICT, PREDICTION_SERVICE, REGRESS
+from sanic_app.protos import (
+    CLASSIFY,
+    GET_MODEL_METADATA,
+    GET_MODEL_STATUS,
+    MODEL_SERVICE,
+    PREDICT,
+    PREDICTION_SERVICE,
+    REGRESS,
+)
 
 from .errors import ServingError
 from .service import BackendService

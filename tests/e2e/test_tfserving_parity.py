@@ -54,9 +54,9 @@ def gw(localserve_factory, gateway_factory, tmp_path_factory):
     base = tmp_path_factory.mktemp("half_plus_two")
     build_half_plus_two(tf, base / "123")
     with localserve_factory("--model_name", MODEL, "--model_base_path", str(base),
-                            "--version_label", "stable=123", startup_timeout=120) as backend:
-        with gateway_factory("--workers", "2", "--target", backend.target) as gateway:
-            yield gateway
+                            "--version_label", "stable=123", startup_timeout=120) as backend, \
+            gateway_factory("--workers", "2", "--target", backend.target) as gateway:
+        yield gateway
 
 
 def post(gw, path, body):

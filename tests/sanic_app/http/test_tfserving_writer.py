@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from sanic_app.errors import InvalidArgument
+from sanic_app.errors import InvalidArgument, error_body
 from sanic_app.http import tfserving_writer as w
 
 
@@ -75,10 +75,16 @@ def test_classify_and_regress_results():
 
 
 def test_error_body():
-    assert w.error_body('bad "x"\n') == b'{\n    "error": "bad \\"x\\"\\n"\n}'
+    assert error_body('bad "x"\n') == b'{\n    "error": "bad \\"x\\"\\n"\n}'
 
 
 def test_post_processed_values_use_the_same_layout():
     out = {"scores": [[{"class": 3, "score": 0.5, "label": "3"}]]}
     body = w.predictions_body(out)
     assert json.loads(body) == {"predictions": [[{"class": 3, "score": 0.5, "label": "3"}]]}
+
+
+def test_complex_outputs_have_no_json_form():
+    # FromJsonSingleTensorErrors: TF Serving refuses to write complex64
+    with pytest.raises(InvalidArgument, match="tensor type: complex64"):
+        w.predictions_body({"tensor": np.array([1.0, 2.0], np.complex64)})
