@@ -13,6 +13,10 @@ from libc.stdint cimport int64_t, uint64_t
 
 import numpy as np
 
+cimport numpy as cnp
+
+cnp.import_array()
+
 from fastpack import _jsonfmt_py
 
 float32_text = _jsonfmt_py.float32_text
@@ -335,53 +339,57 @@ cdef int walk(Buf* b, int kind, const char* p, Py_ssize_t* shape, Py_ssize_t* st
     return 0
 
 
+cdef int element_kind(cnp.ndarray arr):
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        return -1
+    if t == cnp.NPY_FLOAT32:
+        return F32
+    if t == cnp.NPY_FLOAT64:
+        return F64
+    if t == cnp.NPY_INT64:
+        return I64
+    if t == cnp.NPY_UINT64:
+        return U64
+    if t == cnp.NPY_BOOL:
+        return BOOL
+    return -1
+
+
+_WIDER = {"f": "=f4", "i": "=i8", "u": "=u8", "b": "?"}
+
+
 def tensor_json(array, int level=0, bint single_line=True, bint as_b64=False):
     """See _jsonfmt_py.tensor_json: the same bytes for the same arguments."""
     cdef Buf b
-    cdef int kind
+    cdef int kind, d, ndim
+    cdef cnp.ndarray arr
     cdef Py_ssize_t[32] shape
     cdef Py_ssize_t[32] strides
-    cdef int d, ndim
-    cdef const unsigned char[::1] keep
-    cdef const char* base
-    array = np.asarray(array)
-    dk = array.dtype.kind
-    if dk == "f":
-        if array.dtype.itemsize == 8:
-            kind = F64
-            array = array.astype("=f8", copy=False)
-        else:
-            kind = F32
-            array = array.astype("=f4", copy=False)
-    elif dk == "i":
-        kind = I64
-        array = array.astype("=i8", copy=False)
-    elif dk == "u":
-        kind = U64
-        array = array.astype("=u8", copy=False)
-    elif dk == "b":
-        kind = BOOL
-    else:  # strings, objects: the twin writes them
-        return _jsonfmt_py.tensor_json(array, level, single_line, as_b64)
-    ndim = array.ndim
+    if not isinstance(array, np.ndarray):
+        array = np.asarray(array)
+    arr = array
+    kind = element_kind(arr)
+    if kind < 0:
+        wider = _WIDER.get(arr.dtype.kind)
+        if wider is None:  # strings, objects: the twin writes them
+            return _jsonfmt_py.tensor_json(arr, level, single_line, as_b64)
+        if arr.dtype.kind == "f" and arr.dtype.itemsize == 8:
+            wider = "=f8"
+        arr = arr.astype(wider)  # float16 -> float32, narrow ints -> 64 bits, native order
+        kind = element_kind(arr)
+    ndim = cnp.PyArray_NDIM(arr)
     if ndim > 32:
-        return _jsonfmt_py.tensor_json(array, level, single_line, as_b64)
+        return _jsonfmt_py.tensor_json(arr, level, single_line, as_b64)
     for d in range(ndim):
-        shape[d] = array.shape[d]
-        strides[d] = array.strides[d]
+        shape[d] = cnp.PyArray_DIMS(arr)[d]
+        strides[d] = cnp.PyArray_STRIDES(arr)[d]
     b.data = NULL
     b.size = 0
     b.cap = 0
     try:
-        if array.size == 0:
-            walk(&b, kind, NULL, shape, strides, ndim, 0, level, single_line)
-        else:
-            contiguous = np.ascontiguousarray(array)
-            for d in range(ndim):
-                strides[d] = contiguous.strides[d]
-            keep = contiguous.reshape(-1).view(np.uint8)
-            base = <const char*> &keep[0]
-            walk(&b, kind, base, shape, strides, ndim, 0, level, single_line)
+        walk(&b, kind, <const char*> cnp.PyArray_DATA(arr), shape, strides, ndim, 0, level,
+             single_line)
         return b.data[:b.size] if b.size else b""
     finally:
         free(b.data)
