@@ -43,14 +43,20 @@ def call_from_json(body: bytes, model: str, version, label, limits: Limits) -> P
                               "'signature_name' key must be a string value.")
     has_instances, has_inputs = "instances" in doc, "inputs" in doc
     if has_instances == has_inputs:
-        raise InvalidArgument("Missing 'inputs' or 'instances' key" if not has_instances
-                              else "Not both 'inputs' and 'instances' may be given")
+        if not has_instances:
+            raise InvalidArgument("Missing 'inputs' or 'instances' key")
+        raise InvalidArgument(f"JSON Value: {tfserving_writer.json_text(doc)} Not formatted correctly "
+                              "expecting only one of 'inputs' or 'instances' keys to exist "
+                              "(Not both 'inputs' and 'instances' may be given)")
     call = PredictCall(model=model, values={}, row=has_instances, version=version, label=label,
                        signature_name=signature or None)
     if has_instances:
         instances = doc["instances"]
         if not isinstance(instances, list) or not instances:
-            raise InvalidArgument("'instances' must be a non-empty JSON array")
+            words = "Excepting 'instances' to be an list/array" if not isinstance(instances, list) \
+                else "No values in 'instances' array"  # TF Serving's words, its spelling
+            raise InvalidArgument(f"JSON Value: {tfserving_writer.json_text(doc)} {words} "
+                                  "('instances' must be a non-empty JSON array)")
         call.batch_size = len(instances)
         if isinstance(instances[0], dict) and not is_b64(instances[0]):
             call.values = _columns(instances)
@@ -74,13 +80,17 @@ def _columns(instances: list) -> dict:
     columns = {name: [] for name in names}
     for i, instance in enumerate(instances):
         if not isinstance(instance, dict) or is_b64(instance):
-            raise InvalidArgument(f"instance {i}: expected an object of named inputs like instance 0, "
-                                  f"got {type(instance).__name__}")
+            raise InvalidArgument(f"Expecting object but got list at item {i} of input list "
+                                  f"(instance {i}: expected an object of named inputs like instance 0, "
+                                  f"got {type(instance).__name__})")
         if len(instance) != len(names):
             extra = set(instance) - set(names)
             missing = set(names) - set(instance)
             what = f"has extra input(s) {sorted(extra)}" if extra else f"is missing input(s) {sorted(missing)}"
-            raise InvalidArgument(f"instance {i} {what}; every instance needs the same named inputs")
+            raise InvalidArgument(
+                f"Failed to process element: {i} of 'instances' list. JSON object: "
+                f"{tfserving_writer.json_text(instance)} keys must be equal to: {','.join(sorted(names))} "
+                f"(instance {i} {what}; every instance needs the same named inputs)")
         for name in names:
             try:
                 columns[name].append(instance[name])
