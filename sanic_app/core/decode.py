@@ -12,6 +12,7 @@ import numpy as np
 import orjson
 import pybase64
 
+from fastpack._jsonfmt import float64_text
 from sanic_app.core import imaging, preprocess
 from sanic_app.core.call import PredictCall
 from sanic_app.core.limits import Limits, check_batch
@@ -73,7 +74,36 @@ def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
         info = np.iinfo(want)
         if arr.min() < info.min or arr.max() > info.max:
             raise InvalidArgument(f"{where}: values out of range for {want.name}")
+    if want.kind == "f" and want.itemsize >= 4 and arr.size and kind in "iuf":
+        check_lossless(arr, want, where)
     return arr.astype(want, copy=False)
+
+
+# TF Serving refuses JSON numbers a float tensor cannot hold: integers beyond the mantissa
+# (2^24 - 1 for float, 2^53 - 1 for double) and finite decimals beyond float's range.
+_LOSSLESS_INT = {4: 2**24 - 1, 8: 2**53 - 1}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_lossless(arr: np.ndarray, want: np.dtype, where: str) -> None:
+    name = _TF_DTYPE_NAMES.get(want.name, want.name)
+    if arr.dtype.kind in "iu":
+        limit = _LOSSLESS_INT[want.itemsize]
+        if int(arr.max()) > limit or int(arr.min()) < -limit:
+            bad = int(arr.flat[np.flatnonzero((arr > limit) | (arr < -limit))[0]])
+            raise InvalidArgument(f"Cannot convert JSON value: {bad} to {name} without loss of "
+                                  f"precision. ({where}: integers beyond {limit} are not exact in {want.name})")
+        return
+    if want.itemsize != 4:
+        return
+    if np.abs(arr).max() <= _FLOAT32_MAX:  # false also for NaN and Infinity: look closer
+        return
+    finite = np.isfinite(arr)
+    over = finite & (np.abs(np.where(finite, arr, 0.0)) > _FLOAT32_MAX)
+    if over.any():
+        bad = float64_text(arr.flat[np.flatnonzero(over)[0]]).decode()
+        raise InvalidArgument(f"Cannot convert JSON value: {bad} to {name} without loss of precision. "
+                              f"({where}: beyond float32's range)")
 
 
 # TF Serving's names for dtypes in its messages (DataTypeString)
@@ -143,9 +173,12 @@ def named_values(config: ModelConfig, call: PredictCall) -> dict[str, Any]:
     if None in values:
         only = config.single_input
         if only is None:
+            tf_words = ("instances is a plain list, but expecting list of objects" if call.row else
+                        "inputs is a plain value/list, but expecting an object")
             raise InvalidArgument(
-                f"model {config.name!r} takes {len(inputs)} inputs ({', '.join(inputs)}); "
-                "name each one (e.g. instances as objects, or \"inputs\" as an object)")
+                f"{tf_words} as multiple input tensors required as per tensorinfo_map "
+                f"(model {config.name!r} takes {len(inputs)} inputs ({', '.join(inputs)}); "
+                "name each one (e.g. instances as objects, or \"inputs\" as an object))")
         return {only.name: values[None]}
     for name in values:
         if name not in inputs:

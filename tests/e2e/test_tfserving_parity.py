@@ -159,6 +159,9 @@ def test_predict_request_errors(gw):
     assert_error(post(gw, f"/v1/models/{MODEL}/labels/nope:predict", {"instances": ["x", "y"]}), 400,
                  "Unrecognized servable version label")
     assert_error(post(gw, path, {"signature_name": 100}), 400, "'signature_name' key must be a string value.")
+    # json_tensor_test.cc: integers a float cannot hold exactly
+    assert_error(post(gw, path, b'{"instances": [16777217]}'), 400,
+                 "Cannot convert JSON value: 16777217 to float without loss of precision.")
 
 
 # ---- status and metadata --------------------------------------------------------------------
