@@ -16,7 +16,8 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
-PROTOS = ["sanic_app/protos/tensor.proto", "sanic_app/protos/serving.proto"]
+PROTOS = ["sanic_app/protos/tensor.proto", "sanic_app/protos/serving.proto",
+          "sanic_app/protos/example.proto"]
 
 
 def _flag(name):

@@ -8,9 +8,9 @@ The body is TF Serving's error form, ``{"error": "<message>"}``.
 from __future__ import annotations
 
 import grpc
-import orjson
 
 import fastpack
+from fastpack._jsonfmt import json_string
 
 # TF Serving's REST server maps status codes to HTTP like this (CANCELLED -> 499 is nginx's
 # "client closed request"; FAILED_PRECONDITION and OUT_OF_RANGE are 400, not 412/416).
@@ -99,7 +99,8 @@ class ConfigError(ValueError):
 
 
 def error_body(message: str) -> bytes:
-    return orjson.dumps({"error": message})
+    """TF Serving's error body, laid out as its REST API writes it (RapidJSON's PrettyWriter)."""
+    return b'{\n    "error": ' + json_string(message) + b"\n}"
 
 
 def from_grpc(err: grpc.RpcError, target: str = "") -> UpstreamError:

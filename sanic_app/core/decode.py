@@ -15,6 +15,7 @@ from sanic_app.core import imaging, preprocess
 from sanic_app.core.call import PredictCall
 from sanic_app.core.limits import Limits, check_batch
 from sanic_app.core.spec import InputSpec, ModelConfig
+from sanic_app.core.tf_values import check_lossless, tf_type_error
 from sanic_app.errors import GatewayError, InvalidArgument
 
 
@@ -67,11 +68,13 @@ def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
     if kind not in allowed:
         got = {"U": "strings", "S": "raw bytes", "O": "mixed or non-numeric values",
                "f": "floating-point numbers", "b": "booleans", "i": "integers", "u": "integers"}.get(kind, str(arr.dtype))
-        raise InvalidArgument(f"{where}: expected {want.name} values, got {got}")
+        raise InvalidArgument(f"{tf_type_error(value, want)}{where}: expected {want.name} values, got {got}")
     if want.kind in "iu" and arr.size:
         info = np.iinfo(want)
         if arr.min() < info.min or arr.max() > info.max:
             raise InvalidArgument(f"{where}: values out of range for {want.name}")
+    if want.kind == "f" and want.itemsize >= 4 and arr.size and kind in "iuf":
+        check_lossless(arr, want, where)
     return arr.astype(want, copy=False)
 
 
@@ -95,20 +98,31 @@ def bytes_array(value, where: str) -> np.ndarray:
 def named_values(config: ModelConfig, call: PredictCall) -> dict[str, Any]:
     """The call's values keyed by the model's input names; unknown or missing names are 400s."""
     inputs = config.inputs
-    if None in call.values:
+    values = call.values
+    if not call.row and None not in values and any(name not in inputs for name in values):
+        # TF Serving reads only the signature's keys from a columnar "inputs" object
+        values = {name: v for name, v in values.items() if name in inputs}
+    if None in values:
         only = config.single_input
         if only is None:
+            tf_words = ("instances is a plain list, but expecting list of objects" if call.row else
+                        "inputs is a plain value/list, but expecting an object")
             raise InvalidArgument(
-                f"model {config.name!r} takes {len(inputs)} inputs ({', '.join(inputs)}); "
-                "name each one (e.g. instances as objects, or \"inputs\" as an object)")
-        return {only.name: call.values[None]}
-    for name in call.values:
+                f"{tf_words} as multiple input tensors required as per tensorinfo_map "
+                f"(model {config.name!r} takes {len(inputs)} inputs ({', '.join(inputs)}); "
+                "name each one (e.g. instances as objects, or \"inputs\" as an object))")
+        return {only.name: values[None]}
+    for name in values:
         if name not in inputs:
-            raise InvalidArgument(f"unknown input {name!r}; model {config.name!r} takes: {', '.join(inputs)}")
+            raise InvalidArgument(f"JSON object: does not have named input: {name} "
+                                  f"(unknown input {name!r}; model {config.name!r} takes: {', '.join(inputs)})")
     for name in inputs:
-        if name not in call.values:
+        if name not in values:
+            if not call.row:
+                raise InvalidArgument(f"Missing named input: {name} in 'inputs' object. "
+                                      f"(missing input {name!r} for model {config.name!r})")
             raise InvalidArgument(f"missing input {name!r} for model {config.name!r}")
-    return call.values
+    return values
 
 
 def _leading(value) -> int:

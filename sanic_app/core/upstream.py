@@ -15,7 +15,7 @@ import random
 import grpc
 
 from sanic_app.errors import from_grpc
-from sanic_app.protos import GET_MODEL_METADATA, GET_MODEL_STATUS, PREDICT
+from sanic_app.protos import CLASSIFY, GET_MODEL_METADATA, GET_MODEL_STATUS, PREDICT, REGRESS
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
@@ -90,7 +90,7 @@ class Upstream:
         self._methods = [
             {
                 path: ch.unary_unary(path, request_serializer=None, response_deserializer=None)
-                for path in (PREDICT, GET_MODEL_METADATA, GET_MODEL_STATUS)
+                for path in (PREDICT, GET_MODEL_METADATA, GET_MODEL_STATUS, CLASSIFY, REGRESS)
             }
             for ch in self._channels
         ]

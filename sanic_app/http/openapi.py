@@ -24,6 +24,7 @@ from sanic_app.core.spec import InputSpec, ModelConfig, OutputSpec
 OPENAPI_VERSION = "3.0.3"
 TFSERVING_ROUTE = "/v1/models/<rest:path>"
 V2_TAG = "Open Inference Protocol (v2)"
+TFSERVING_OTHER_PATHS = "/<anything:path>"  # other spellings of /v1/ (http/tfserving.other_path)
 ERROR_STATUSES = {
     "400": "The request is malformed or does not fit the model's inputs",
     "404": "Unknown model, version, label or signature",
@@ -261,6 +262,21 @@ def model_paths(config: ModelConfig, *, passthrough_name: str | None = None) -> 
                                   "content": {"application/json": {"schema": response_schema}}},
                           **_error_responses()},
         }}
+        for verb, what in (("classify", "Classify"), ("regress", "Regress")):
+            paths[prefix + ":" + verb] = {"post": {
+                "tags": [tag],
+                "operationId": f"{verb}_{ops_id}",
+                "summary": f"{what} tf.Examples{where}",
+                "description": f"TF Serving's REST {verb}: examples (and a shared context) as "
+                               "tf.Example features, sent over PredictionService/" + what + ".",
+                "parameters": model_param + params,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ClassifyRegressRequest"}}}},
+                "responses": {"200": {"description": "results, one per example",
+                                      "content": {"application/json": {"schema": {
+                                          "$ref": "#/components/schemas/ClassifyRegressResponse"}}}},
+                              **_error_responses()},
+            }}
         if prefix.endswith("}") and "/labels/" in prefix:
             continue  # TF Serving answers status and metadata by version, not by label
         for suffix, what in (("", "status"), ("/metadata", "metadata")):
@@ -295,7 +311,7 @@ def route_paths(routes) -> dict:
     paths: dict[str, Any] = {}
     for route in routes:
         uri = "/" + route.path.lstrip("/")
-        if uri == TFSERVING_ROUTE or route.extra.static or route.extra.websocket:
+        if uri in (TFSERVING_ROUTE, TFSERVING_OTHER_PATHS) or route.extra.static or route.extra.websocket:
             continue
         path, params = _openapi_path(uri)
         short_name = (route.name or "").rsplit(".", 1)[-1]
@@ -334,6 +350,20 @@ def _common_components() -> dict:
             "description": "TF Serving's predict request; inputs' dtypes and shapes come from the backend's metadata",
             "properties": {"signature_name": {"type": "string"}, "instances": {"type": "array", "items": {}},
                            "inputs": {}},
+        },
+        "ClassifyRegressRequest": {
+            "type": "object", "required": ["examples"],
+            "description": "features: a value or a flat list of integers/booleans (int64), decimals "
+                           "(float) or strings/{\"b64\"} (bytes)",
+            "properties": {"signature_name": {"type": "string"},
+                           "context": {"type": "object", "additionalProperties": {}},
+                           "examples": {"type": "array", "minItems": 1,
+                                        "items": {"type": "object", "additionalProperties": {}}}},
+        },
+        "ClassifyRegressResponse": {
+            "type": "object",
+            "description": "classify: per example a list of [label, score]; regress: one number per example",
+            "properties": {"results": {"type": "array", "items": {}}},
         },
         "GenericPredictResponse": {
             "type": "object",

@@ -13,8 +13,15 @@ from concurrent import futures
 
 import grpc
 
-from sanic_app.protos import GET_MODEL_METADATA, GET_MODEL_STATUS, MODEL_SERVICE, PREDICT, \
-    PREDICTION_SERVICE
+from sanic_app.protos import (
+    CLASSIFY,
+    GET_MODEL_METADATA,
+    GET_MODEL_STATUS,
+    MODEL_SERVICE,
+    PREDICT,
+    PREDICTION_SERVICE,
+    REGRESS,
+)
 
 from .errors import ServingError
 from .service import BackendService
@@ -67,6 +74,8 @@ def _bodies(service: BackendService):
         PREDICT: service.predict,
         GET_MODEL_METADATA: service.get_model_metadata,
         GET_MODEL_STATUS: service.get_model_status,
+        CLASSIFY: service.classify,
+        REGRESS: service.regress,
     }
 
 

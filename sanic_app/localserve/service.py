@@ -9,9 +9,9 @@ dtypes and shapes (which TensorFlow itself would reject when running the graph).
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from sanic_app.protos import SIGNATURE_DEF_MAP_URL, serving_pb2
+from sanic_app.protos import SIGNATURE_DEF_MAP_URL, example_pb2, serving_pb2
 
-from . import errors
+from . import errors, examples
 from .registry import Registry
 from .signatures import DEFAULT_SIGNATURE, datatype_name, datatype_of, shape_text
 from .tensors import TensorParseError, length_delimited, to_numpy, to_proto_bytes
@@ -109,6 +109,16 @@ class BackendService:
             parts.append(length_delimited(1, entry))
         parts.append(length_delimited(2, spec.SerializeToString()))
         return b"".join(parts)
+
+    # --- Classify, Regress (localserve/examples) -------------------------------------------
+
+    def classify(self, data: bytes) -> bytes:
+        request = _parse(example_pb2.ClassificationRequest, data)
+        return examples.classify(self._servable(request), request)
+
+    def regress(self, data: bytes) -> bytes:
+        request = _parse(example_pb2.RegressionRequest, data)
+        return examples.regress(self._servable(request), request)
 
     # --- GetModelMetadata ----------------------------------------------------------------
 

@@ -12,6 +12,8 @@ MODEL_SERVICE = "tensorflow.serving.ModelService"
 
 PREDICT = f"/{PREDICTION_SERVICE}/Predict"
 GET_MODEL_METADATA = f"/{PREDICTION_SERVICE}/GetModelMetadata"
+CLASSIFY = f"/{PREDICTION_SERVICE}/Classify"
+REGRESS = f"/{PREDICTION_SERVICE}/Regress"
 GET_MODEL_STATUS = f"/{MODEL_SERVICE}/GetModelStatus"
 
 # The type URL TF Serving puts on the Any in GetModelMetadataResponse.metadata["signature_def"].

@@ -139,7 +139,7 @@ BAD_REQUESTS = [
     ("unknown-version", {"json": {"instances": [b64(PNG[1])]}},
      "/v1/models/digits/versions/42:predict", 404, ["42"]),
     ("bad-verb", {"json": {"instances": [b64(PNG[1])]}},
-     "/v1/models/digits:explode", 404, ["explode"]),
+     "/v1/models/digits:explode", 400, ["Malformed request", "explode"]),  # TF Serving: 400
 ]
 
 

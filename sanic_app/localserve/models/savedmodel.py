@@ -138,3 +138,8 @@ class SavedModelServable(Servable):
             # TF Serving passes the graph's complaint on as INVALID_ARGUMENT.
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
         return {alias: np.asarray(results[alias].numpy()) for alias in output_aliases}
+
+    def run_on_examples(self, signature_name, input_alias, serialized, output_aliases):
+        """A classification/regression signature on serialized tf.Examples (localserve/examples)."""
+        return self.run(signature_name, {input_alias: np.array(serialized, dtype=object)},
+                        output_aliases)

@@ -41,6 +41,10 @@ def _service_app():
     async def family(request, rest):
         return text("x")
 
+    @app.route("/<anything:path>", methods=["GET", "POST"], name="other_v1_spellings")
+    async def other(request, anything):
+        return text("x")
+
     app.router.finalize()
     return app
 
@@ -119,3 +123,12 @@ def test_image_models_take_raw_and_multipart_bodies(document):
     assert {"application/json", "image/*", "multipart/form-data"} <= set(digits)
     multi = document["paths"]["/v1/models/multi:predict"]["post"]["requestBody"]["content"]
     assert "image/*" not in multi  # several inputs: no single raw image body
+
+
+def test_classify_and_regress_are_listed_and_the_v1_catch_all_is_not(document, specs):
+    for name in [*specs, "{model_name}"]:
+        for verb in ("classify", "regress"):
+            op = document["paths"][f"/v1/models/{name}:{verb}"]["post"]
+            assert op["requestBody"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ClassifyRegressRequest"}
+    assert "/{anything}" not in document["paths"]

@@ -17,7 +17,7 @@ def test_answer_shapes_follow_tf_serving():
 
 def test_non_finite_outputs_are_written_as_literals():
     raw = predict_body({"y": np.array([[np.nan, np.inf], [-np.inf, 1]], np.float32)}, row=True)
-    assert raw == b'{"predictions":[[NaN,Infinity],[-Infinity,1.0]]}'
+    assert raw == b'{\n    "predictions": [[NaN, Infinity], [-Infinity, 1.0]\n    ]\n}'
 
 
 def test_string_outputs_text_or_b64():
@@ -25,3 +25,28 @@ def test_string_outputs_text_or_b64():
     body = json.loads(predict_body(outs, row=False))
     assert body["outputs"]["word"] == ["hi", {"b64": "/w=="}]
     assert body["outputs"]["img_bytes"] == [{"b64": "aGk="}, {"b64": "eW8="}]
+
+
+def test_request_errors_start_with_tf_servings_words():
+    """json_tensor_test.cc's request error cases that a proxy can see before the backend."""
+    import pytest
+
+    from sanic_app.core.limits import Limits
+    from sanic_app.errors import InvalidArgument
+    from sanic_app.http.tfserving_json import call_from_json
+
+    cases = [
+        (b'{"instances": [{"a": [1]}, [1, 20, 30]]}', "Expecting object but got list at item 1 of input list"),
+        (b'{"instances": [{"a": 1, "b": 2}, {"a": 3}]}',
+         "Failed to process element: 1 of 'instances' list. JSON object:"),
+        (b'{"instances": [1], "inputs": [1]}', "Not formatted correctly expecting only one of 'inputs' or 'instances'"),
+        (b'{"instances": []}', "No values in 'instances' array"),
+        (b'{"instances": 5}', "Excepting 'instances' to be an list/array"),
+        (b'{"signature_name": 100, "instances": [1]}', "'signature_name' key must be a string value."),
+        (b'', "JSON Parse error: The document is empty"),
+    ]
+    for body, words in cases:
+        with pytest.raises(InvalidArgument) as info:
+            call_from_json(body, "m", None, None, Limits())
+        assert words in info.value.message, (body, info.value.message)
+
