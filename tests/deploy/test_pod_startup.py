@@ -27,8 +27,10 @@ from test_docker import stages
 
 import kustomize_lite
 import pod_rehearsal as pod
+import unprivileged
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dropping to uid 10001 needs root")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                                reason="dropping to uid 10001 needs root and setpriv (util-linux)")
 
 DEPLOY = REPO / "deploy" / "kubernetes"
 IMAGE = (1, 299, 299, 3)
@@ -53,6 +55,13 @@ def _read_ready(process: subprocess.Popen, timeout: float) -> dict:
         if select.select([process.stdout], [], [], 0.5)[0]:
             buffer += os.read(process.stdout.fileno(), 4096)
     return json.loads(buffer.split(b"\n", 1)[0])
+
+
+def _in_flight(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("gateway_in_flight "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def _body() -> bytes:
@@ -81,12 +90,12 @@ def test_the_sidecar_pod_starts_serves_and_drains(tmp_path, pod_root):
     assert {s["metadata"]["name"] for s in every_service} >= {"gateway", "tfserving"}
 
     root = pod_root
-    files = pod.PodFiles(root / "volumes", pod_spec, configmaps, pod.POD_UID, pod.POD_GID)
-    code = pod.read_only_tree(REPO, root / "image" / "app")
+    files = pod.PodFiles(root / "volumes", pod_spec, configmaps, unprivileged.POD_UID, unprivileged.POD_GID)
+    code = unprivileged.read_only_tree(REPO, root / "image" / "app")
     workdir = root / "image" / "specs"
     workdir.mkdir(parents=True)
     workdir.chmod(0o555)
-    user = pod.as_pod_user(sys.executable)
+    user = unprivileged.as_pod_user(sys.executable)
 
     env = files.map_env(pod.container_env(container, every_service, image_env()))
     assert env["GATEWAY_SERVICE_HOST"] and env["GATEWAY_PORT_8000_TCP_ADDR"]  # the links are there
@@ -156,7 +165,10 @@ def test_the_sidecar_pod_starts_serves_and_drains(tmp_path, pod_root):
         during_pause = [pool.submit(predict, i) for i in range(4)]
         pre_stop.wait(30)
         in_flight = [pool.submit(predict, i) for i in range(6)]
-        time.sleep(0.5)  # inside the gateway, waiting on the 1 s backend
+        deadline = time.monotonic() + 10
+        while _in_flight(client) < 6:  # all inside the gateway, waiting on the 1 s backend
+            assert time.monotonic() < deadline, "requests never got in flight"
+            time.sleep(0.05)
         client.close()
         started = time.monotonic()
         gateway.send_signal(signal.SIGTERM)
@@ -178,6 +190,6 @@ def test_the_sidecar_pod_starts_serves_and_drains(tmp_path, pod_root):
     # pod's user owns nothing anywhere else we can look
     metrics_dir = Path(env["GATEWAY_METRICS_DIR"])
     assert any(p.name.startswith("tfsgw_") for p in metrics_dir.iterdir())
-    strays = [p for p in pod.files_owned_by(pod.POD_UID, [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), root])
+    strays = [p for p in unprivileged.files_owned_by(unprivileged.POD_UID, [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), root])
               if not any(p == str(w) or p.startswith(f"{w}/") for w in files.writable)]
     assert strays == []
