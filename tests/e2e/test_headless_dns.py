@@ -4,6 +4,8 @@ pointed at that resolver) spreads calls over all of them with round_robin; one r
 killed under traffic and the others take over with no errors beyond the calls in flight."""
 import concurrent.futures
 import json
+import os
+import signal
 import socket
 
 import pytest
@@ -71,7 +73,7 @@ def test_calls_spread_over_every_replica_and_survive_one_killed(tmp_path, gatewa
 
                 with concurrent.futures.ThreadPoolExecutor(4) as pool:
                     before = [pool.submit(call, i) for i in range(20)]
-                    replicas[0]._process.kill()
+                    os.kill(replicas[0].pid, signal.SIGKILL)
                     resolver.addresses = REPLICAS[1:]
                     after_kill = [f.result() for f in before]
                     failed = [r for r in after_kill if r.status_code != 200]
