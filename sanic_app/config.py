@@ -28,10 +28,9 @@ def _paths(text: str) -> tuple[str, ...]:
 
 
 def _target(text: str) -> str:
-    host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected host:port, got {text!r}")
-    return text.strip()
+    from sanic_app.core.backend_target import check
+
+    return check(text)
 
 
 def _choice(*allowed: str):
@@ -67,8 +66,9 @@ class Settings:
     )
     target: str | None = field(
         default=None,
-        metadata=_opt(("--target",), "host:port of TF Serving for pass-through models and specs "
-                      "without a target (default: start the embedded backend)", _target),
+        metadata=_opt(("--target",), "TF Serving for pass-through models and specs without a target: "
+                      "host:port, dns:[//resolver/]host:port or unix:PATH (default: start the "
+                      "embedded backend)", _target),
     )
     deadline_ms: int = field(
         default=5000, metadata=_opt(("--deadline-ms",), "backend deadline when a spec gives none", int)
@@ -119,7 +119,7 @@ class Settings:
         default=60.0,
         metadata=_opt(("--metadata-ttl-s",), "how long a worker caches pass-through metadata", float),
     )
-    # --- run modes (sanic_app/modes.py) ---
+    # --- run modes (sanic_app/ops/modes.py) ---
     env: str = field(
         default="production",
         metadata=_opt(("--env",), "run mode: production (JSON log lines, INFO) or development "

@@ -300,6 +300,15 @@ def _output(r: _Reader, name: str, node, path, base: Path) -> OutputSpec:
     return OutputSpec(name, how, k=k, labels=labels)
 
 
+def _address(r: _Reader, node, path: str) -> str:
+    from sanic_app.core import backend_target
+
+    try:
+        return backend_target.check(r.string(node, path))
+    except ValueError as exc:
+        r.fail(path, str(exc))
+
+
 def parse_spec(doc: Any, file: str = "<spec>", base: Path | None = None) -> ModelConfig:
     """Validate a decoded spec document; labels paths are relative to ``base``."""
     r = _Reader(file)
@@ -323,8 +332,7 @@ def parse_spec(doc: Any, file: str = "<spec>", base: Path | None = None) -> Mode
         addresses = node["addresses"]
         if not isinstance(addresses, list) or not addresses:
             r.fail("target.addresses", "must be a non-empty array of \"host:port\" strings")
-        addrs = tuple(r.string(a, f"target.addresses[{i}]", pattern=re.compile(r"^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$"))
-                      for i, a in enumerate(addresses))
+        addrs = tuple(_address(r, a, f"target.addresses[{i}]") for i, a in enumerate(addresses))
         deadline = r.integer(node.get("deadline_ms"), "target.deadline_ms", minimum=1, nullable=True)
         target = TargetSpec(addrs, deadline)
 

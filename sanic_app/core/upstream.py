@@ -14,6 +14,7 @@ import random
 
 import grpc
 
+from sanic_app.core.backend_target import is_uri
 from sanic_app.errors import from_grpc
 from sanic_app.protos import CLASSIFY, GET_MODEL_METADATA, GET_MODEL_STATUS, PREDICT, REGRESS
 
@@ -52,8 +53,11 @@ def channel_targets(addresses: tuple[str, ...]) -> list[str]:
 
     IP literals of one family share one channel (``ipv4:a:p,b:q``) that gRPC's round_robin
     spreads; a single host name becomes ``dns:///name:port`` (round_robin over its records).
-    Several host names get a channel each, used in turn by the Upstream.
+    Several host names get a channel each, used in turn by the Upstream. ``unix:`` and
+    ``dns:`` targets (see backend_target) go to gRPC as written, one channel each.
     """
+    if any(is_uri(a) for a in addresses):  # unix: sockets and dns: with a resolver, as written
+        return [a if is_uri(a) or _ip_literal(a.rsplit(":", 1)[0]) else f"dns:///{a}" for a in addresses]
     hosts = [a.rsplit(":", 1)[0] for a in addresses]
     families = {_ip_literal(h) for h in hosts}
     if len(families) == 1 and None not in families:

@@ -6,7 +6,9 @@
         --null_model 'inception:images=float32[-1,299,299,3]:scores=float32[-1,1001]'
 
 Once serving, one JSON line goes to stdout: {"ready": "host:port", "models": [...], "pid": N}
-(--port 0 picks a free port; LocalServe reads that line). Logs go to stderr.
+(--port 0 picks a free port; LocalServe reads that line), plus "socket": "unix:PATH" with
+--grpc_socket_path (served as well as the port, as tensorflow_model_server does). Logs go to
+stderr.
 """
 import argparse
 import asyncio
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -31,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8500,
                         help="gRPC port (0: any free port, reported on stdout)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--grpc_socket_path", default=None, metavar="PATH",
+                        help="also serve gRPC on this Unix domain socket (relative or absolute), "
+                             "e.g. a socket in an emptyDir shared with the gateway")
     parser.add_argument("--model_name", default=None,
                         help="name of the served model (default 'digits', or 'default' "
                              "with --model_base_path, as tensorflow_model_server)")
@@ -109,11 +115,24 @@ def _watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _announce(host: str, port: int, registry: Registry) -> None:
+def _announce(host: str, port: int, registry: Registry, socket_path: str | None) -> None:
     line = {"ready": f"{host}:{port}", "models": registry.model_names, "pid": os.getpid()}
+    if socket_path:
+        line["socket"] = f"unix:{socket_path}"
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
-    log.info("serving %s on %s:%d", ", ".join(registry.model_names), host, port)
+    log.info("serving %s on %s:%d%s", ", ".join(registry.model_names), host, port,
+             f" and unix:{socket_path}" if socket_path else "")
+
+
+def _bind_socket(server, path: str | None) -> None:
+    """Add the Unix socket listener (a stale socket file from a killed run is replaced)."""
+    if not path:
+        return
+    if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
+        os.unlink(path)
+    if not server.add_insecure_port(f"unix:{path}"):
+        raise OSError(f"cannot bind unix:{path}")
 
 
 def _address(host: str, port: int) -> str:
@@ -126,12 +145,13 @@ async def _serve_aio(service, args, registry) -> None:
     server, port = build_aio_server(service, _address(args.host, args.port), args.delay_ms)
     if not port:
         raise OSError(f"cannot bind {args.host}:{args.port}")
+    _bind_socket(server, args.grpc_socket_path)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    _announce(args.host, port, registry)
+    _announce(args.host, port, registry, args.grpc_socket_path)
     await stop.wait()
     await server.stop(grace=0.5)
 
@@ -143,11 +163,12 @@ def _serve_sync(service, args, registry) -> None:
                                      args.grpc_workers)
     if not port:
         raise OSError(f"cannot bind {args.host}:{args.port}")
+    _bind_socket(server, args.grpc_socket_path)
     server.start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    _announce(args.host, port, registry)
+    _announce(args.host, port, registry, args.grpc_socket_path)
     while not stop.wait(0.5):
         pass
     server.stop(grace=0.5).wait()

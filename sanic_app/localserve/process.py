@@ -38,7 +38,8 @@ class LocalServe:
 
     `cli_args` are the backend's flags (see cli.py); --port defaults to 0 (a free port) and
     --parent_pid to this process. After start(): `.target` is "host:port", `.pid` the
-    child's pid, `.models` the served model names.
+    child's pid, `.models` the served model names, `.socket_target` "unix:PATH" when
+    --grpc_socket_path was given (else None).
     """
 
     def __init__(self, *cli_args: str, startup_timeout: float = 60.0,
@@ -48,6 +49,7 @@ class LocalServe:
         self.stop_timeout = stop_timeout
         self.env = env
         self.target: str | None = None
+        self.socket_target: str | None = None
         self.models: list[str] = []
         self._process: subprocess.Popen | None = None
         self._stderr = None
@@ -154,6 +156,7 @@ class LocalServe:
         if self.target.startswith("0.0.0.0:"):
             self.target = "127.0.0.1:" + self.target.split(":", 1)[1]
         self.models = list(line.get("models", []))
+        self.socket_target = line.get("socket")
         self._probe_status(deadline)
 
     def _probe_status(self, deadline: float) -> None:

@@ -85,6 +85,8 @@ BAD = [
     ((("target",), {"addresses": []}), "target.addresses"),
     ((("target",), {"addresses": ["nohostport"]}), "target.addresses[0]"),
     ((("target",), {"addresses": ["h:1"], "deadline_ms": 0}), "target.deadline_ms"),
+    ((("target",), {"addresses": ["unix:"]}), "target.addresses[0]"),
+    ((("target",), {"addresses": ["dns:///tfs"]}), "target.addresses[0]"),
     ((("inputs",), {}), "inputs"),
     ((("inputs", "x", "kind"), "video"), "inputs.x.kind"),
     ((("inputs", "x", "dtype"), "complex64"), "inputs.x.dtype"),

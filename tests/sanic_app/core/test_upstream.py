@@ -104,6 +104,14 @@ def test_channel_targets_share_one_balanced_channel_for_ip_literals():
     assert channel_targets(("a:1", "10.0.0.1:2")) == ["dns:///a:1", "10.0.0.1:2"]
 
 
+def test_unix_and_dns_uri_targets_go_to_grpc_as_written():
+    from sanic_app.core.upstream import channel_targets
+
+    assert channel_targets(("unix:/run/tfs/tfs.sock",)) == ["unix:/run/tfs/tfs.sock"]
+    assert channel_targets(("unix:///run/tfs.sock", "tfs:8500")) == ["unix:///run/tfs.sock", "dns:///tfs:8500"]
+    assert channel_targets(("dns://127.0.0.1:5353/tfs:8500",)) == ["dns://127.0.0.1:5353/tfs:8500"]
+
+
 def test_calls_that_reached_a_backend_are_never_retried():
     """UNAVAILABLE from TF Serving itself and DEADLINE_EXCEEDED: exactly one call arrives."""
     from sanic_app.core.upstream import never_sent
