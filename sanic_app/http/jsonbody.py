@@ -1,9 +1,11 @@
-"""JSON request bodies: the depth guard, then orjson, then the tolerant parser.
+"""JSON bodies both ways, for adapters that write plain compact JSON.
 
-Shared by every JSON protocol adapter. Depth is checked before any parser recurses into the
-body. orjson parses the common body; only when it refuses one (NaN / Infinity literals, which
-TF Serving accepts) is it parsed again with the standard library, so the common path pays
-nothing for that compatibility.
+Reading: the depth guard, then orjson, then the tolerant parser. Depth is checked before any
+parser recurses into the body. orjson parses the common body; only when it refuses one (NaN /
+Infinity literals, which TF Serving accepts) is it parsed again with the standard library, so
+the common path pays nothing for that compatibility. Writing: orjson, numpy arrays natively,
+bare NaN/Infinity literals when the answer holds them. (TF Serving's own answer layout is
+http/tfserving_writer's.)
 """
 from __future__ import annotations
 
@@ -81,3 +83,32 @@ def parse_json(body: bytes, max_depth: int):
             return json.loads(body, parse_constant=_NONFINITE.__getitem__)
         except (ValueError, UnicodeDecodeError):
             raise InvalidArgument(f"JSON Parse error: {first}") from None
+
+
+def _default(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def _has_nonfinite(obj) -> bool:
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind in "fc" and not np.isfinite(obj).all()
+    if isinstance(obj, np.floating):
+        return not np.isfinite(obj)
+    if isinstance(obj, float):
+        return obj != obj or obj in (float("inf"), float("-inf"))
+    if isinstance(obj, dict):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_nonfinite(v) for v in obj)
+    return False
+
+
+def dump_json(body: dict) -> bytes:
+    """Compact JSON; NaN/Infinity as bare literals, which needs the slow encoder only then."""
+    if _has_nonfinite(body):
+        return json.dumps(body, default=_default, allow_nan=True, separators=(",", ":")).encode()
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_default)

@@ -24,8 +24,7 @@ import pybase64
 from sanic_app.core.decode import b64_bytes, is_b64
 from sanic_app.core.limits import LimitExceeded, Limits, check_inputs
 from sanic_app.errors import InvalidArgument, UnsupportedMediaType
-from sanic_app.http.jsonbody import parse_json
-from sanic_app.http.tfserving_json import serialize
+from sanic_app.http.jsonbody import dump_json, parse_json
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 MAX_RANK = 64  # numpy's own limit, and the codec's
@@ -426,7 +425,7 @@ def render_infer(model: str, version: str | None, request_id: str | None,
     if request_id is not None:
         doc["id"] = request_id
     doc["outputs"] = rendered
-    header = serialize(doc)
+    header = dump_json(doc)
     if not sections:
         return header, None
     return b"".join([header, *sections]), len(header)
