@@ -9,7 +9,9 @@ rules of TF's PNG decoder (libpng transformations), applied to every format:
   9797/19234/3737 over 2**15, truncated (Pillow's own "L" rounds and differs by 1 on about half
   of the pixels);
 - gray -> three channels repeats the gray (left to the image kernel: a 1-channel source feeds
-  every output channel).
+  every output channel);
+- a GIF's transparent pixels are black (TF's GIF decoder fills them with 0); only the first
+  frame is decoded (``expand_animations=False``).
 TF refuses some of these pairs outright (one channel from GIF, BMP or WebP; 3 channels from an
 RGBA WebP): the gateway answers them with the same rules instead of an error.
 """
@@ -32,6 +34,11 @@ def to_channels(img: Image.Image, channels: int):
     if mode in ("L", "1", "LA", "La"):
         return img if mode == "L" else img.convert("L")
     rgb = img if mode == "RGB" else img.convert("RGB")  # P, PA, RGBA, CMYK, ...: colours, no alpha
+    clear = img.info.get("transparency")
+    if img.format == "GIF" and mode == "P" and isinstance(clear, int):
+        pixels = np.array(rgb)
+        pixels[np.asarray(img) == clear] = 0
+        return pixels if channels == 3 else gray_like_libpng(pixels)
     return rgb if channels == 3 else gray_like_libpng(np.asarray(rgb))
 
 
