@@ -116,3 +116,24 @@ def test_image_batch_shapes_and_normalises():
     got = np.frombuffer(buf, np.float32).reshape(1, 3, 2, 2)
     want = ((pixels * 2.0 - np.array([1.0, 2.0, 3.0])) / 2.0).transpose(2, 0, 1)
     np.testing.assert_allclose(got[0], want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("size, target, orientation", [
+    ((120, 160), (16, 16), 1), ((120, 160), (50, 70), 6), ((97, 131), (97, 131), 3), ((64, 300), (8, 20), 8)])
+def test_the_old_pixels_recipe_equals_pillow_with_draft_and_exif(size, target, orientation):
+    """decode "accurate" + reduced_dct + exif_orientation = what the gateway did before (Pillow's
+    accurate IDCT, draft() for large JPEGs, exif_transpose), for RGB models."""
+    from PIL import ImageOps
+
+    rng = np.random.default_rng(orientation)
+    pixels = np.clip(rng.normal(128, 40, (*size, 3)), 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(pixels, "JPEG", exif=exif.tobytes())
+    img = Image.open(io.BytesIO(data))
+    want_wh = (target[0], target[1]) if orientation in (5, 6, 7, 8) else (target[1], target[0])
+    if img.width >= 2 * want_wh[0] and img.height >= 2 * want_wh[1]:
+        img.draft("RGB", want_wh)
+    want = np.asarray(ImageOps.exif_transpose(img))
+    spec = ImageSpec(height=target[0], width=target[1], decode="accurate", reduced_dct=True, exif_orientation=True)
+    np.testing.assert_array_equal(decode(data, spec, max_pixels=10**6), want)
