@@ -99,6 +99,13 @@ def jpeg_samples() -> list[Sample]:
         out.append(Sample(f"jpeg-exif-{orientation}", save(Image.fromarray(photo(24, 40, orientation)), "JPEG",
                                                            exif=exif.tobytes()), "jpeg"))
     whole = save(img, "JPEG", quality=90)
+    sos = whole.find(b"\xff\xda")
+    middle = (sos + len(whole)) // 2
+    out += [  # damaged but decodable: libjpeg warns, TF decodes
+        Sample("jpeg-extraneous-bytes", whole[:sos] + b"\x00\x01\x02" + whole[sos:], "jpeg"),
+        Sample("jpeg-corrupt-entropy", whole[:middle] + bytes(range(1, 41)) + whole[middle + 40:], "jpeg"),
+        Sample("jpeg-trailing-bytes", whole + b"\x00" * 7 + b"trailer", "jpeg"),
+    ]
     out += [Sample("jpeg-truncated-half", whole[:len(whole) // 2], "jpeg", truncated=True),
             Sample("jpeg-truncated-no-eoi", whole[:-2], "jpeg", truncated=True),
             Sample("jpeg-header-only", whole[:whole.find(b"\xff\xda") + 4], "jpeg", truncated=True)]

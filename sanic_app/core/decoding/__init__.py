@@ -44,6 +44,8 @@ def _decode_jpeg(data: bytes, image, max_pixels: int) -> np.ndarray:
     if width * height > max_pixels:
         raise TooManyPixels(width, height)
     found = markers.scan(data)
+    if not found.complete:
+        raise ValueError("truncated JPEG: the data ends before its end-of-image marker")
     turn = found.orientation if image.exif_orientation else None
     ratio = 1
     if image.reduced_dct:

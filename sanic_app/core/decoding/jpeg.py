@@ -6,7 +6,9 @@ returns a C-contiguous numpy array the image kernel reads in place. The TF rules
 ``channels=1`` is libjpeg's own grayscale output (the Y plane of a YCbCr JPEG, not a luma of RGB),
 CMYK/YCCK JPEGs are decoded as CMYK and turned into RGB with TF's integer formula (inverted when an
 Adobe marker is present), and ``ratio`` N decodes at 1/N scale exactly as ``decode_jpeg(ratio=N)``.
-Corrupt or truncated data is a ValueError from libjpeg (strict mode: TF refuses truncated files).
+Like TF, libjpeg's warnings (extraneous bytes, a corrupt entropy segment) do not fail a decode
+(``strict=False``); errors are a ValueError. Truncation, which TF refuses but libjpeg only warns
+about, is caught before decoding (``markers.JpegMarkers.complete``).
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ def is_jpeg(data: bytes) -> bool:
 
 def header(data: bytes) -> tuple[int, int, str]:
     """(height, width, colour space) from the frame header, before any pixel is decoded."""
-    height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    try:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data, strict=False)
+    except KeyError:  # simplejpeg's lookup of a subsampling or colour space libjpeg did not know
+        raise ValueError("unsupported JPEG colour space or subsampling") from None
     return height, width, colorspace
 
 
@@ -47,10 +52,10 @@ def decode(data: bytes, *, height: int, width: int, colorspace: str, channels: i
             raise ValueError("a CMYK JPEG cannot be decoded to one channel "
                              "(TensorFlow's decode_jpeg refuses it too)")
         cmyk = simplejpeg.decode_jpeg(data, "CMYK", fastdct=fast_dct, fastupsample=False,
-                                      strict=True, **size)
+                                      strict=False, **size)
         return cmyk_to_rgb(cmyk, markers.adobe)
     return simplejpeg.decode_jpeg(data, "GRAY" if channels == 1 else "RGB", fastdct=fast_dct,
-                                  fastupsample=False, strict=True, **size)
+                                  fastupsample=False, strict=False, **size)
 
 
 def cmyk_to_rgb(cmyk: np.ndarray, adobe: bool) -> np.ndarray:

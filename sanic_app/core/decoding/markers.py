@@ -1,9 +1,12 @@
 """What a JPEG's header segments say that libjpeg-turbo's simple API does not tell us.
 
-Two facts, read by walking the marker segments from SOI up to the first SOS (never into the
+Three facts, read by walking the marker segments from SOI up to the first SOS (never into the
 entropy-coded data): whether an Adobe APP14 segment is present (TF's CMYK -> RGB rule depends on
-it, as libjpeg's ``saw_Adobe_marker`` does) and the EXIF orientation (APP1 "Exif", IFD0 tag
-0x0112). Untrusted bytes: every length is checked against what is left; anything malformed just
+it, as libjpeg's ``saw_Adobe_marker`` does), the EXIF orientation (APP1 "Exif", IFD0 tag
+0x0112), and whether an EOI marker follows the first scan: TF refuses a JPEG whose data ends
+before its EOI (its source manager errors when libjpeg asks for more), while libjpeg alone only
+warns and fills in grey. Entropy-coded data cannot hold 0xFF 0xD9 (0xFF is stuffed as 0xFF 0x00)
+and thumbnails sit before the first SOS, so an EOI after it is the image's own. Untrusted bytes: every length is checked against what is left; anything malformed just
 ends the walk (the decoder proper reports corrupt files).
 """
 from __future__ import annotations
@@ -21,22 +24,30 @@ _MAX_SEGMENTS = 4096  # a header of tiny segments cannot keep a worker busy
 class JpegMarkers:
     adobe: bool = False
     orientation: int | None = None
+    complete: bool = False  # a scan starts and an EOI follows it
 
 
 def scan(data: bytes) -> JpegMarkers:
-    """The Adobe flag and EXIF orientation of a JPEG (defaults where absent or malformed)."""
-    adobe, orientation = False, None
+    """The Adobe flag, EXIF orientation and completeness of a JPEG (defaults where absent or
+    malformed; a header the walk cannot follow to its first scan is not complete)."""
+    adobe, orientation, complete = False, None, False
     pos, end = 2, len(data)
     for _ in range(_MAX_SEGMENTS):
+        pos = data.find(b"\xff", pos)  # libjpeg skips stray bytes before a marker (and warns)
+        if pos < 0:
+            break
         while pos < end and data[pos] == 0xFF:  # fill bytes before a marker code
             pos += 1
-        if pos >= end or data[pos - 1] != 0xFF:
+        if pos >= end:
             break
         marker = data[pos]
         pos += 1
-        if marker in _STANDALONE:
+        if marker == 0 or marker in _STANDALONE:  # a stray 0xFF 0x00, TEM, RSTn: no segment
             continue
-        if marker in (_SOS, _EOI) or pos + 2 > end:
+        if marker == _SOS:
+            complete = data.find(b"\xff\xd9", pos) >= 0
+            break
+        if marker == _EOI or pos + 2 > end:
             break
         length = (data[pos] << 8) | data[pos + 1]
         if length < 2 or pos + length > end:
@@ -47,7 +58,7 @@ def scan(data: bytes) -> JpegMarkers:
         elif marker == _APP1 and orientation is None and body[:6] == b"Exif\0\0":
             orientation = exif_orientation(body[6:])
         pos += length
-    return JpegMarkers(adobe, orientation)
+    return JpegMarkers(adobe, orientation, complete)
 
 
 def exif_orientation(tiff: bytes) -> int | None:
