@@ -1,6 +1,6 @@
 """JPEG decoding: CPU per image per decoder and mode, the gateway's image path per mode, fidelity.
 
-Run:  python -m bench.micro.bench_decode [--rounds 9] [--budget 3] [--fidelity] [--json PATH]
+Run:  python -m bench.micro.bench_decode [--rounds 9] [--budget 3] [--fidelity] [--no-decoders] [--json PATH]
 
 1. Decoders alone, on photo-like JPEGs of 500x375 and 1920x1080 (4:2:0, 4:2:2, 4:4:4,
    progressive, grayscale): Pillow (accurate IDCT, what the gateway used), simplejpeg fast and
@@ -153,6 +153,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per group of variants")
     ap.add_argument("--fidelity", action="store_true", help="compare with TensorFlow (imports it)")
+    ap.add_argument("--no-decoders", action="store_true", help="skip part 1 (decoders alone)")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
 
@@ -162,7 +163,7 @@ def main(argv=None):
     print("1. decode CPU per image, thread us (median); columns = decoders")
     names = list(found)
     print(f"  {'source':22s}" + "".join(f"{n:>22s}" for n in names))
-    for source, data in jpegs.items():
+    for source, data in ({} if args.no_decoders else jpegs).items():
         fns = [(lambda run=run: run(data)) for run, _ in found.values()]
         us = thread_us(fns, args.budget, args.rounds)
         result["decode_us"][source] = dict(zip(names, us))

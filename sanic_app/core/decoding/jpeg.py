@@ -54,7 +54,10 @@ def decode(data: bytes, *, height: int, width: int, colorspace: str, channels: i
         cmyk = simplejpeg.decode_jpeg(data, "CMYK", fastdct=fast_dct, fastupsample=False,
                                       strict=False, **size)
         return cmyk_to_rgb(cmyk, markers.adobe)
-    return simplejpeg.decode_jpeg(data, "GRAY" if channels == 1 else "RGB", fastdct=fast_dct,
+    # a grayscale JPEG stays one channel even for an RGB model: the kernel feeds that channel to
+    # all three outputs, the values TF's gray -> RGB replication gives, a third of the memory
+    gray = channels == 1 or colorspace == "Gray"
+    return simplejpeg.decode_jpeg(data, "GRAY" if gray else "RGB", fastdct=fast_dct,
                                   fastupsample=False, strict=False, **size)
 
 
