@@ -137,3 +137,18 @@ def test_the_old_pixels_recipe_equals_pillow_with_draft_and_exif(size, target, o
     want = np.asarray(ImageOps.exif_transpose(img))
     spec = ImageSpec(height=target[0], width=target[1], decode="accurate", reduced_dct=True, exif_orientation=True)
     np.testing.assert_array_equal(decode(data, spec, max_pixels=10**6), want)
+
+
+def test_jpeg_scan_count_is_limited():
+    from sanic_app.core import decoding
+
+    data = encode(np.full((16, 16, 3), 90, np.uint8), "JPEG", progressive=True)
+    sos = data.find(b"\xff\xda")
+    eoi = data.rfind(b"\xff\xd9")
+    last = data.rfind(b"\xff\xda")
+    scan = data[last:eoi]  # one (refinement) scan, repeated: a scan bomb in miniature
+    at_limit = data[:eoi] + scan * (decoding.MAX_JPEG_SCANS - data.count(b"\xff\xda", sos)) + data[eoi:]
+    assert decode(at_limit, RGB, max_pixels=10**6).shape == (16, 16, 3)
+    over = data[:eoi] + scan * (decoding.MAX_JPEG_SCANS + 1 - data.count(b"\xff\xda", sos)) + data[eoi:]
+    with pytest.raises(InvalidArgument, match="scans, more than the limit of 500"):
+        imaging.decode_image(over, RGB, max_pixels=10**6)

@@ -21,6 +21,10 @@ from sanic_app.core.decoding import channels as _channels
 from sanic_app.core.decoding import jpeg, markers, orientation
 
 DECODERS = ("tensorflow", "accurate")
+# A progressive JPEG re-reads every coefficient once per scan: a small file with thousands of
+# scans is a CPU bomb the pixel limit does not catch. Real encoders write about 10 (libjpeg-turbo's
+# own tools suggest a limit of 500).
+MAX_JPEG_SCANS = 500
 
 
 class TooManyPixels(Exception):
@@ -46,6 +50,8 @@ def _decode_jpeg(data: bytes, image, max_pixels: int) -> np.ndarray:
     found = markers.scan(data)
     if not found.complete:
         raise ValueError("truncated JPEG: the data ends before its end-of-image marker")
+    if found.scans > MAX_JPEG_SCANS:
+        raise ValueError(f"JPEG has {found.scans} scans, more than the limit of {MAX_JPEG_SCANS}")
     turn = found.orientation if image.exif_orientation else None
     ratio = 1
     if image.reduced_dct:

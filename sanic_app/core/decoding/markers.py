@@ -6,7 +6,8 @@ it, as libjpeg's ``saw_Adobe_marker`` does), the EXIF orientation (APP1 "Exif", 
 0x0112), and whether an EOI marker follows the first scan: TF refuses a JPEG whose data ends
 before its EOI (its source manager errors when libjpeg asks for more), while libjpeg alone only
 warns and fills in grey. Entropy-coded data cannot hold 0xFF 0xD9 (0xFF is stuffed as 0xFF 0x00)
-and thumbnails sit before the first SOS, so an EOI after it is the image's own. Untrusted bytes: every length is checked against what is left; anything malformed just
+and thumbnails sit before the first SOS, so an EOI after it is the image's own, and the SOS
+markers after it count the image's scans. Untrusted bytes: every length is checked against what is left; anything malformed just
 ends the walk (the decoder proper reports corrupt files).
 """
 from __future__ import annotations
@@ -25,12 +26,13 @@ class JpegMarkers:
     adobe: bool = False
     orientation: int | None = None
     complete: bool = False  # a scan starts and an EOI follows it
+    scans: int = 0  # SOS markers from the first scan on (progressive files have several)
 
 
 def scan(data: bytes) -> JpegMarkers:
     """The Adobe flag, EXIF orientation and completeness of a JPEG (defaults where absent or
     malformed; a header the walk cannot follow to its first scan is not complete)."""
-    adobe, orientation, complete = False, None, False
+    adobe, orientation, complete, scans = False, None, False, 0
     pos, end = 2, len(data)
     for _ in range(_MAX_SEGMENTS):
         pos = data.find(b"\xff", pos)  # libjpeg skips stray bytes before a marker (and warns)
@@ -46,6 +48,7 @@ def scan(data: bytes) -> JpegMarkers:
             continue
         if marker == _SOS:
             complete = data.find(b"\xff\xd9", pos) >= 0
+            scans = 1 + data.count(b"\xff\xda", pos)
             break
         if marker == _EOI or pos + 2 > end:
             break
@@ -58,7 +61,7 @@ def scan(data: bytes) -> JpegMarkers:
         elif marker == _APP1 and orientation is None and body[:6] == b"Exif\0\0":
             orientation = exif_orientation(body[6:])
         pos += length
-    return JpegMarkers(adobe, orientation, complete)
+    return JpegMarkers(adobe, orientation, complete, scans)
 
 
 def exif_orientation(tiff: bytes) -> int | None:

@@ -40,7 +40,7 @@ def test_adobe_marker_and_defaults():
     assert markers.scan(cmyk).adobe
     assert not markers.scan(strip_adobe(cmyk)).adobe
     plain = save(Image.fromarray(photo(8, 8)), "JPEG")
-    assert markers.scan(plain) == markers.JpegMarkers(adobe=False, orientation=None, complete=True)
+    assert markers.scan(plain) == markers.JpegMarkers(adobe=False, orientation=None, complete=True, scans=1)
 
 
 def test_complete_means_an_eoi_after_the_first_scan():
@@ -48,6 +48,7 @@ def test_complete_means_an_eoi_after_the_first_scan():
     exif[0x0112] = 3
     data = save(Image.fromarray(photo(30, 40)), "JPEG", exif=exif.tobytes(), progressive=True)
     assert markers.scan(data).complete and markers.scan(data + b"trailing").complete
+    assert markers.scan(data).scans == data.count(b"\xff\xda") > 5  # progressive: one per scan
     assert not markers.scan(data[:-2]).complete
     assert not markers.scan(data[:data.find(b"\xff\xda") + 2]).complete
     assert not markers.scan(data[:len(data) // 2]).complete
