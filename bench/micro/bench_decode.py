@@ -68,7 +68,7 @@ def decoders(target=(299, 299)):
             h, w, cs = simplejpeg.decode_jpeg_header(data)[:3]
             space = "GRAY" if cs == "Gray" else "RGB"
             n = ratio(data) if reduced else 1
-            size = dict(min_height=-(-h // n), min_width=-(-w // n), min_factor=n) if n > 1 else {}
+            size = {"min_height": -(-h // n), "min_width": -(-w // n), "min_factor": n} if n > 1 else {}
             return simplejpeg.decode_jpeg(data, space, fastdct=fast, fastupsample=False, **size)
         return run
 
@@ -129,7 +129,7 @@ def exactness(tf, found, jpegs) -> dict[str, dict[str, str]]:
 
 def tensor_fidelity(tf, config, jpegs) -> dict[str, dict[str, tuple[float, float]]]:
     """(max, mean) |gateway tensor - TF pipeline tensor| per mode and colour source."""
-    (name, spec), = config.inputs.items()
+    (_, spec), = config.inputs.items()
     out = {}
     for mode, fields in MODES.items():
         image = dataclasses.replace(spec.image, **fields)
@@ -164,7 +164,7 @@ def main(argv=None):
     names = list(found)
     print(f"  {'source':22s}" + "".join(f"{n:>22s}" for n in names))
     for source, data in ({} if args.no_decoders else jpegs).items():
-        fns = [(lambda run=run: run(data)) for run, _ in found.values()]
+        fns = [(lambda run=run, data=data: run(data)) for run, _ in found.values()]
         us = thread_us(fns, args.budget, args.rounds)
         result["decode_us"][source] = dict(zip(names, us))
         print(f"  {source:22s}" + "".join(f"{u:22.0f}" for u in us))
@@ -175,7 +175,7 @@ def main(argv=None):
     for size in SIZES:
         data = jpegs[f"{size} 420"]
 
-        def path(image):
+        def path(image, data=data):
             def run():
                 pixels = imaging.decode_image(data, image, max_pixels=MAX_PIXELS)
                 writer = imaging.image_batch([pixels], image, spec.dtype.name)
@@ -183,7 +183,7 @@ def main(argv=None):
                                                        signature_name=config.signature_name)
             return run
 
-        def old_design():  # the gateway before: Pillow, draft() for large JPEGs, the same kernel
+        def old_design(data=data):  # the gateway before: Pillow, draft() for large JPEGs, the same kernel
             img = Image.open(io.BytesIO(data))
             if img.width >= 2 * spec.image.width and img.height >= 2 * spec.image.height:
                 img.draft("RGB", (spec.image.width, spec.image.height))
@@ -194,8 +194,8 @@ def main(argv=None):
 
         cases = {mode: path(dataclasses.replace(spec.image, **fields)) for mode, fields in MODES.items()}
         cases["old design (Pillow + draft)"] = old_design
-        cases["floor: simplejpeg fast decode alone"] = lambda: simplejpeg.decode_jpeg(data, "RGB", fastdct=True)
-        cases["Pillow decode alone"] = lambda: Image.open(io.BytesIO(data)).load()
+        cases["floor: simplejpeg fast decode alone"] = lambda data=data: simplejpeg.decode_jpeg(data, "RGB", fastdct=True)
+        cases["Pillow decode alone"] = lambda data=data: Image.open(io.BytesIO(data)).load()
         us = dict(zip(cases, thread_us(list(cases.values()), args.budget, args.rounds)))
         floor = us["floor: simplejpeg fast decode alone"]
         result["gateway_us"][size] = us

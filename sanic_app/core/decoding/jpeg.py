@@ -46,7 +46,7 @@ def decode(data: bytes, *, height: int, width: int, colorspace: str, channels: i
     """Pixels of a JPEG whose header said (height, width, colorspace); (H', W', channels)."""
     size = {}
     if ratio > 1:  # exactly 1/ratio: at least ceil(size / ratio) and reduced by at least ratio
-        size = dict(min_height=-(-height // ratio), min_width=-(-width // ratio), min_factor=ratio)
+        size = {"min_height": -(-height // ratio), "min_width": -(-width // ratio), "min_factor": ratio}
     if colorspace in _CMYK:
         if channels == 1:
             raise ValueError("a CMYK JPEG cannot be decoded to one channel "

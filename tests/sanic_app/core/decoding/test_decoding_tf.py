@@ -133,8 +133,8 @@ def test_end_to_end_tensor_equals_tf_pipeline(tf, method, antialias):
         spec = ImageSpec(height=45, width=29, color=color, resize=method, antialias=antialias,
                          scale=1 / 127.5, mean=(1.0,), std=(1.0,))
         for sample in picked:
-            pixels = tf_or_none(lambda: tf.io.decode_image(sample.data, channels=channels,
-                                                           expand_animations=False))
+            pixels = tf_or_none(lambda data=sample.data, c=channels: tf.io.decode_image(
+                data, channels=c, expand_animations=False))
             if pixels is None:
                 continue  # TF refuses this pair (CMYK or GIF/WebP to one channel)
             np.testing.assert_array_equal(gateway_tensor(sample.data, spec), tf_pipeline(tf, pixels, spec),
