@@ -137,7 +137,8 @@ def tensor_fidelity(tf, config, jpegs) -> dict[str, dict[str, tuple[float, float
         for source, data in jpegs.items():
             if source.endswith("gray"):
                 continue
-            writer = imaging.image_batch([imaging.decode_image(data, image, max_pixels=MAX_PIXELS)], image, "float32")
+            writer = fastpack.ImageBatch([imaging.decode_image(data, image, max_pixels=MAX_PIXELS)],
+                                         image.preprocess_params("float32"))
             got = np.empty(writer.shape, np.float32)
             writer.write_into(got.reshape(-1).view(np.uint8))
             pixels = tf.cast(tf.io.decode_image(data, channels=3, expand_animations=False), tf.float32)
@@ -178,7 +179,7 @@ def main(argv=None):
         def path(image, data=data):
             def run():
                 pixels = imaging.decode_image(data, image, max_pixels=MAX_PIXELS)
-                writer = imaging.image_batch([pixels], image, spec.dtype.name)
+                writer = fastpack.ImageBatch([pixels], image.preprocess_params(spec.dtype.name))
                 return fastpack.encode_predict_request(config.name, {name: writer},
                                                        signature_name=config.signature_name)
             return run
@@ -188,7 +189,7 @@ def main(argv=None):
             if img.width >= 2 * spec.image.width and img.height >= 2 * spec.image.height:
                 img.draft("RGB", (spec.image.width, spec.image.height))
             img.load()
-            writer = imaging.image_batch([img], spec.image, spec.dtype.name)
+            writer = fastpack.ImageBatch([img], spec.image.preprocess_params(spec.dtype.name))
             return fastpack.encode_predict_request(config.name, {name: writer},
                                                    signature_name=config.signature_name)
 

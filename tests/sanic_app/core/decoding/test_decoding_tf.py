@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pytest
 
+import fastpack
 from sanic_app import imaging
 from sanic_app.errors import InvalidArgument
 from sanic_app.spec import ImageSpec
@@ -117,7 +118,8 @@ def tf_pipeline(tf, pixels, spec):
 
 
 def gateway_tensor(data, spec):
-    writer = imaging.image_batch([imaging.decode_image(data, spec, max_pixels=10**7)], spec, "float32")
+    writer = fastpack.ImageBatch([imaging.decode_image(data, spec, max_pixels=10**7)],
+                                 spec.preprocess_params("float32"))
     out = np.empty(writer.shape, np.float32)
     writer.write_into(out.reshape(-1).view(np.uint8))
     return out[0]
