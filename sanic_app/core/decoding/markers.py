@@ -7,16 +7,21 @@ it, as libjpeg's ``saw_Adobe_marker`` does), the EXIF orientation (APP1 "Exif", 
 before its EOI (its source manager errors when libjpeg asks for more), while libjpeg alone only
 warns and fills in grey. Entropy-coded data cannot hold 0xFF 0xD9 (0xFF is stuffed as 0xFF 0x00)
 and thumbnails sit before the first SOS, so an EOI after it is the image's own, and the SOS
-markers after it count the image's scans. Untrusted bytes: every length is checked against what is left; anything malformed just
-ends the walk (the decoder proper reports corrupt files).
+markers after it count a progressive image's scans. Cheap: the EOI is looked for from the end,
+and scans are counted (with numpy, bytes.count is slow on JPEG data) only in progressive files.
+Untrusted bytes: every length is checked against what is left; anything malformed just ends the
+walk (the decoder proper reports corrupt files).
 """
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 
+import numpy as np
+
 _SOS, _EOI, _APP1, _APP14 = 0xDA, 0xD9, 0xE1, 0xEE
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM, RSTn: no length field
+_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}  # SOF markers of progressive (multi-scan) images
 _ORIENTATION_TAG = 0x0112
 _MAX_SEGMENTS = 4096  # a header of tiny segments cannot keep a worker busy
 
@@ -26,13 +31,13 @@ class JpegMarkers:
     adobe: bool = False
     orientation: int | None = None
     complete: bool = False  # a scan starts and an EOI follows it
-    scans: int = 0  # SOS markers from the first scan on (progressive files have several)
+    scans: int = 0  # SOS markers from the first scan on, counted in progressive files (else 1)
 
 
 def scan(data: bytes) -> JpegMarkers:
     """The Adobe flag, EXIF orientation and completeness of a JPEG (defaults where absent or
     malformed; a header the walk cannot follow to its first scan is not complete)."""
-    adobe, orientation, complete, scans = False, None, False, 0
+    adobe, orientation, complete, scans, progressive = False, None, False, 0, False
     pos, end = 2, len(data)
     for _ in range(_MAX_SEGMENTS):
         pos = data.find(b"\xff", pos)  # libjpeg skips stray bytes before a marker (and warns)
@@ -47,21 +52,29 @@ def scan(data: bytes) -> JpegMarkers:
         if marker == 0 or marker in _STANDALONE:  # a stray 0xFF 0x00, TEM, RSTn: no segment
             continue
         if marker == _SOS:
-            complete = data.find(b"\xff\xd9", pos) >= 0
-            scans = 1 + data.count(b"\xff\xda", pos)
+            complete = data.rfind(b"\xff\xd9") >= pos
+            scans = 1 + _count_sos(data, pos) if progressive else 1
             break
         if marker == _EOI or pos + 2 > end:
             break
         length = (data[pos] << 8) | data[pos + 1]
         if length < 2 or pos + length > end:
             break
-        body = data[pos + 2:pos + length]
-        if marker == _APP14 and len(body) >= 12 and body[:5] == b"Adobe":
+        if marker in _PROGRESSIVE:
+            progressive = True
+        elif marker == _APP14 and length >= 14 and data[pos + 2:pos + 7] == b"Adobe":
             adobe = True
-        elif marker == _APP1 and orientation is None and body[:6] == b"Exif\0\0":
-            orientation = exif_orientation(body[6:])
+        elif marker == _APP1 and orientation is None and data[pos + 2:pos + 8] == b"Exif\0\0":
+            orientation = exif_orientation(data[pos + 8:pos + length])
         pos += length
     return JpegMarkers(adobe, orientation, complete, scans)
+
+
+def _count_sos(data: bytes, start: int) -> int:
+    """0xFF 0xDA pairs in ``data[start:]``."""
+    rest = np.frombuffer(data, np.uint8, offset=start)
+    after_ff = np.flatnonzero(rest[:-1] == 0xFF) + 1
+    return int(np.count_nonzero(rest[after_ff] == 0xDA))
 
 
 def exif_orientation(tiff: bytes) -> int | None:
