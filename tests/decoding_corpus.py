@@ -130,7 +130,11 @@ def other_samples() -> list[Sample]:
         Sample("png-gray16", png16(rng.integers(0, 65536, (19, 23)).astype(np.uint16)), "png"),
         Sample("png-rgb16", png16(rng.integers(0, 65536, (19, 23, 3)).astype(np.uint16)), "png"),
         Sample("png-optimized", save(img, "PNG", optimize=True), "png"),
+        Sample("png-palette-4bit", save(img.quantize(12), "PNG", bits=4), "png"),
         Sample("gif", save(img, "GIF"), "gif"),
+        Sample("gif-animated", save(palette, "GIF", save_all=True, duration=40, loop=0,
+                                    append_images=[Image.fromarray(photo(37, 53, seed=s)).quantize(29)
+                                                   for s in (13, 14)]), "gif"),
         Sample("gif-transparent", save(palette, "GIF", transparency=3), "gif"),
         Sample("bmp-rgb", save(img, "BMP"), "bmp"),
         Sample("bmp-rgba", save(rgba, "BMP"), "bmp"),
