@@ -82,6 +82,8 @@ setup(
         "fastpack",
         "sanic_app",
         "sanic_app.core",
+
+        "sanic_app.core.decoding",
         "sanic_app.http",
         "sanic_app.ops",
         "sanic_app.protos",
@@ -106,6 +108,8 @@ setup(
         "orjson>=3.10",
         "pybase64>=1.4",
         "pillow>=10.4",
+        # libjpeg-turbo in its wheels: TF-exact JPEG decoding (fast/accurate IDCT, 1/N scale)
+        "simplejpeg>=1.8",
     ],
     extras_require={
         # The official packages are only a reference to agree with, never a runtime need.

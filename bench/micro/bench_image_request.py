@@ -5,7 +5,7 @@ Run:  python -m bench.micro.bench_image_request [--images 1] [--rounds 15] [--js
 Times, on the bench's 500x375 JPEG(s) and specs/inceptionv3.json (299x299x3 float32): JSON
 parse, base64, decode (sanic_app.core.imaging), kernel + request encoding (fastpack), and the whole
 path; next to them the same path with the decoded pixels first copied into a numpy array
-(``np.asarray(img)``, what the gateway did before the kernel read Pillow's memory) and Pillow's
+(``np.array(img)``, what the gateway did before the kernel read the decoder's memory) and Pillow's
 JPEG decode alone (the load test's baseline). CPU time of this thread, so other processes on a
 shared machine disturb it less than wall time; the variants run round-robin in small batches and
 each figure is the median over batches of the per-call mean, in microseconds.
@@ -80,23 +80,23 @@ def main(argv=None):
         return encode(decode())
 
     def whole_copying():  # the previous design: pixels copied out of Pillow first
-        return encode([np.asarray(img) for img in decode()])
+        return encode([np.array(img) for img in decode()])
 
     def pillow_decode_alone():
         for j in jpegs:
             Image.open(io.BytesIO(j)).load()
 
     decoded = decode()
-    copied = [np.asarray(img) for img in decoded]
+    copied = [np.array(img) for img in decoded]
     assert encode(decoded) == encode(copied), "borrowed and copied pixels must give the same bytes"
 
     cases = {
         "json parse": parse,
         "json + base64": unbase64,
         "json + base64 + decode": decode,
-        "kernel + encode (Pillow images)": lambda: encode(decoded),
+        "kernel + encode (decoded pixels)": lambda: encode(decoded),
         "kernel + encode (copied arrays)": lambda: encode(copied),
-        "np.asarray copy alone": lambda: [np.asarray(img) for img in decoded],
+        "np.array copy alone": lambda: [np.array(img) for img in decoded],
         "whole path": whole,
         "whole path, copying pixels": whole_copying,
         "Pillow JPEG decode alone": pillow_decode_alone,

@@ -26,6 +26,7 @@ TENSOR_DTYPES = (
     "uint8", "uint16", "uint32", "uint64", "bool",
 )
 RESIZE_METHODS = ("bilinear", "nearest", "area", "pillow")
+DECODERS = ("tensorflow", "accurate")  # JPEG IDCT: TF's default (fast integer) or the accurate one
 COLORS = ("rgb", "bgr", "grayscale")
 LAYOUTS = ("NHWC", "NCHW")
 BUILTIN_POSTPROCESS = ("raw", "softmax", "topk")
@@ -49,6 +50,10 @@ class ImageSpec:
     scale: float = 1.0
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
+    # How encoded bytes become pixels (sanic_app.core.decoding): TF's decode_image by default.
+    decode: str = "tensorflow"
+    reduced_dct: bool = False       # large JPEGs at 1/N scale, = decode_jpeg(ratio=N)
+    exif_orientation: bool = False  # TF's decoders ignore EXIF
 
     @property
     def channels(self) -> int:
@@ -214,7 +219,8 @@ def _shape(r: _Reader, node, path) -> tuple[int, ...]:
 
 
 def _image(r: _Reader, node, path) -> ImageSpec:
-    keys = ("height", "width", "color", "resize", "antialias", "layout", "scale", "mean", "std")
+    keys = ("height", "width", "color", "resize", "antialias", "layout", "scale", "mean", "std",
+            "decode", "reduced_dct", "exif_orientation")
     node = r.obj(node, path, keys, required=("height", "width"))
     color = r.string(node.get("color", "rgb"), _join(path, "color"), choices=COLORS)
     channels = 1 if color == "grayscale" else 3
@@ -237,6 +243,9 @@ def _image(r: _Reader, node, path) -> ImageSpec:
         scale=r.number(node.get("scale", 1.0), _join(path, "scale")),
         mean=stats["mean"],
         std=stats["std"],
+        decode=r.string(node.get("decode", "tensorflow"), _join(path, "decode"), choices=DECODERS),
+        reduced_dct=r.boolean(node.get("reduced_dct", False), _join(path, "reduced_dct")),
+        exif_orientation=r.boolean(node.get("exif_orientation", False), _join(path, "exif_orientation")),
     )
 
 

@@ -1,7 +1,8 @@
 """The big one: a real TF SavedModel (a small Keras conv net saved here) served by the embedded
 backend with TensorFlow, behind a 2-worker gateway with a spec. The gateway's answer for a JPEG
 must equal the model's own output on the same image preprocessed independently, here, with
-TensorFlow, as the spec says (decode, bilinear resize, x * scale - mean / std)."""
+TensorFlow, as the spec says (decode, bilinear resize, x * scale - mean / std). The spec asks for
+TF's decoder (the default) with EXIF orientation applied."""
 import base64
 import io
 import json
@@ -76,7 +77,8 @@ def gw(saved_model, localserve_factory, gateway_factory, tmp_path_factory):
             "inputs": {"image": {"kind": "image", "dtype": "float32", "shape": [-1, SIZE, SIZE, 3],
                                  "image": {"height": SIZE, "width": SIZE, "color": "rgb",
                                            "resize": "bilinear", "antialias": False, "layout": "NHWC",
-                                           "scale": SCALE, "mean": [1.0], "std": [1.0]}}},
+                                           "scale": SCALE, "mean": [1.0], "std": [1.0],
+                                           "exif_orientation": True}}},
             "outputs": {"scores": {"postprocess": "raw"}},
         }
         spec_file = tmp_path_factory.mktemp("spec") / "tiny.json"
@@ -96,7 +98,9 @@ def reference(tf, serve, pixels_list):
 
 
 def decoded(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    import tensorflow as tf
+
+    return tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
 
 
 def test_gateway_equals_the_model_on_independently_preprocessed_jpegs(gw, tf, saved_model):

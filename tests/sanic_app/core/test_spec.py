@@ -57,6 +57,16 @@ def test_good_spec_parses_with_defaults():
     assert config.inputs["s"].dtype == object
     assert config.outputs["q"].k == 2 and config.outputs["q"].labels is None
     assert config.target is None and config.version is None
+    image = config.inputs["img"].image
+    assert (image.decode, image.reduced_dct, image.exif_orientation) == ("tensorflow", False, False)
+
+
+def test_decoding_fields_parse():
+    doc = with_change(("inputs", "img", "image"), {"height": 4, "width": 6, "decode": "accurate",
+                                                   "reduced_dct": True, "exif_orientation": True})
+    jsonschema.validate(doc, SCHEMA)
+    image = parse_spec(doc, "good.json").inputs["img"].image
+    assert (image.decode, image.reduced_dct, image.exif_orientation) == ("accurate", True, True)
 
 
 def with_change(path, value):
@@ -102,6 +112,10 @@ BAD = [
     ((("inputs", "img", "image", "std"), [0]), "inputs.img.image.std[0]"),
     ((("inputs", "img", "image", "mean"), [1, 2]), "inputs.img.image.mean"),
     ((("inputs", "img", "image", "antialias"), "yes"), "inputs.img.image.antialias"),
+    ((("inputs", "img", "image", "decode"), "pillow"), "inputs.img.image.decode"),
+    ((("inputs", "img", "image", "decode"), ""), "inputs.img.image.decode"),
+    ((("inputs", "img", "image", "reduced_dct"), 2), "inputs.img.image.reduced_dct"),
+    ((("inputs", "img", "image", "exif_orientation"), "on"), "inputs.img.image.exif_orientation"),
     ((("inputs", "img", "preprocess"), "os.system('rm -rf /')"), "inputs.img.preprocess"),
     ((("inputs", "s", "dtype"), "float32"), "inputs.s.dtype"),
     ((("outputs", "p", "postprocess"), "argmax"), "outputs.p.postprocess"),
