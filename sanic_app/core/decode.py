@@ -99,9 +99,6 @@ def named_values(config: ModelConfig, call: PredictCall) -> dict[str, Any]:
     """The call's values keyed by the model's input names; unknown or missing names are 400s."""
     inputs = config.inputs
     values = call.values
-    if not call.row and None not in values and any(name not in inputs for name in values):
-        # TF Serving reads only the signature's keys from a columnar "inputs" object
-        values = {name: v for name, v in values.items() if name in inputs}
     if None in values:
         only = config.single_input
         if only is None:

@@ -49,7 +49,7 @@ async def post_model(request, rest: str = ""):
     pipeline = await request.app.ctx.registry.pipeline(url.name, url.version, url.label,
                                                        call.signature_name)
     request.ctx.model = url.name
-    outputs = await pipeline.predict(call, timings)
+    outputs = await pipeline.predict(tfserving_json.read_by_signature(call, pipeline.config), timings)
     start = time.perf_counter()
     body = tfserving_json.predict_body(outputs, call.row)
     timings.serialize += time.perf_counter() - start

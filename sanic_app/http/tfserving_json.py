@@ -74,6 +74,15 @@ def call_from_json(body: bytes, model: str, version, label, limits: Limits) -> P
     return call
 
 
+def read_by_signature(call: PredictCall, config) -> PredictCall:
+    """TF Serving reads only the signature's keys from a columnar "inputs" object: other keys
+    are dropped here, before the core, which refuses names a model does not take."""
+    values = call.values
+    if not call.row and None not in values and any(name not in config.inputs for name in values):
+        call.values = {name: v for name, v in values.items() if name in config.inputs}
+    return call
+
+
 def _columns(instances: list) -> dict:
     """Row form with named inputs: one list per input, checking every instance has them all."""
     names = list(instances[0])

@@ -50,3 +50,15 @@ def test_request_errors_start_with_tf_servings_words():
             call_from_json(body, "m", None, None, Limits())
         assert words in info.value.message, (body, info.value.message)
 
+
+
+def test_columnar_inputs_are_read_by_the_signatures_keys():
+    from sanic_app.core.call import PredictCall
+    from sanic_app.core.spec import parse_spec
+    from sanic_app.http.tfserving_json import read_by_signature
+
+    config = parse_spec({"model": {"name": "m"}, "inputs": {"x": {"kind": "tensor", "dtype": "float32"}}}, "t.json")
+    columnar = read_by_signature(PredictCall("m", {"x": [1.0], "extra": 2}, row=False), config)
+    assert columnar.values == {"x": [1.0]}
+    rows = read_by_signature(PredictCall("m", {"x": [1.0], "extra": [2]}, row=True), config)
+    assert rows.values == {"x": [1.0], "extra": [2]}  # row form: the core refuses the stranger
