@@ -106,6 +106,8 @@ def test_garbage_is_a_clear_400(data):
         imaging.decode_image(data, RGB, max_pixels=10**6, where="instance 0")
 
 
+@pytest.mark.parametrize("size, target, orientation", [
+    ((120, 160), (16, 16), 1), ((120, 160), (50, 70), 6), ((97, 131), (97, 131), 3), ((64, 300), (8, 20), 8)])
 def test_the_old_pixels_recipe_equals_pillow_with_draft_and_exif(size, target, orientation):
     """decode "accurate" + reduced_dct + exif_orientation = what the gateway did before (Pillow's
     accurate IDCT, draft() for large JPEGs, exif_transpose), for RGB models."""
