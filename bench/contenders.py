@@ -1,5 +1,6 @@
 """Start what a load run compares: the backend, the gateway (with or without fastpack's
-extensions), the old design under gunicorn/eventlet, bare Sanic, and the direct-gRPC client.
+extensions), the old design under gunicorn/eventlet, the KServe peer (its own venv), bare Sanic,
+and the direct-gRPC client.
 """
 from __future__ import annotations
 
@@ -9,8 +10,22 @@ import sys
 from pathlib import Path
 
 from bench.served_models import Models
-from bench.services import (Service, all_workers_answer, bench_env, free_port, http_ok,
-                            python_module)
+from bench.services import (Service, all_workers_answer, all_workers_settled, bench_env,
+                            free_port, http_ok, python_module)
+
+KSERVE_VARIANTS = {"kserve": "tf", "kserve_lean": "lean"}  # baseline key -> --variant
+
+
+def kserve_python(args) -> Path:
+    return Path(args.kserve_venv) / "bin" / "python"
+
+
+def kserve_missing(args) -> str:
+    """Why the KServe peer cannot run here ('' when it can)."""
+    if kserve_python(args).exists():
+        return ""
+    return (f"no KServe venv at {args.kserve_venv} (create it with "
+            "`bash bench/baselines/kserve_env.sh`); KServe peer skipped")
 
 
 def start_backend(args, models: Models, logs: Path) -> Service:
@@ -40,6 +55,20 @@ def start_old_design(args, models: Models, backend: str, logs: Path) -> Service:
                     TF_CPP_MIN_LOG_LEVEL="2")
     svc = Service("old_design", argv, port, env=env, log_dir=logs)
     return svc.start(ready=all_workers_answer("/healthz", args.workers), timeout=180)
+
+
+def start_kserve(args, models: Models, backend: str, logs: Path, key: str = "kserve") -> Service:
+    """The KServe peer (bench/baselines/kserve_peer.py) under its venv's interpreter."""
+    port = free_port()
+    argv = [str(kserve_python(args)), "-m", "bench.baselines.kserve_peer",
+            "--variant", KSERVE_VARIANTS[key], "--spec", str(models.image_spec),
+            "--model_name", models.image_model, "--predictor_host", backend,
+            "--http_port", str(port), "--workers", str(args.workers), "--enable_grpc", "false"]
+    env = bench_env(TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("VIRTUAL_ENV", None)
+    svc = Service(key, argv, port, env=env, log_dir=logs)
+    return svc.start(ready=all_workers_settled(f"/v1/models/{models.image_model}", args.workers),
+                     timeout=240)
 
 
 def start_bare_sanic(args, logs: Path) -> Service:

@@ -34,7 +34,8 @@ from bench.services import REPO, Service  # noqa: E402
 from bench.targets import targets  # noqa: E402
 
 IMAGE_SPEC = REPO / "specs" / "inceptionv3.json"
-BASELINES = ("old", "purepy", "bare", "grpc", "floor")
+BASELINES = ("old", "kserve", "kserve_lean", "purepy", "bare", "grpc", "floor")
+KSERVE_VENV = os.environ.get("KSERVE_VENV", "/work/venvs/kserve")
 
 
 # ----------------------------------------------------------------------------------- setup
@@ -59,6 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "gateway...); the report gives the median")
     p.add_argument("--baselines", default=",".join(BASELINES),
                    help=f"comma list of {', '.join(BASELINES)}, or 'none'")
+    p.add_argument("--kserve-venv", default=KSERVE_VENV,
+                   help="venv of the KServe peer (bench/baselines/kserve_env.sh creates it; "
+                        "without it the kserve baselines are skipped with a note)")
     p.add_argument("--backend-delay-ms", type=float, default=0.0,
                    help="artificial latency of the null backend")
     p.add_argument("--profile", action="store_true",
@@ -110,6 +114,17 @@ def start_contenders(args, models: Models, backend: str, logs: Path, stack: Exit
     if "old" in args.baseline_set and any(scenarios.SCENARIOS[n].old_design
                                           for n in args.scenario_list):
         wanted["old_design"] = lambda: contenders.start_old_design(args, models, backend, logs)
+    for key in contenders.KSERVE_VARIANTS:
+        if key in args.baseline_set and any(scenarios.SCENARIOS[n].kserve
+                                            for n in args.scenario_list):
+            why = contenders.kserve_missing(args)
+            if why:
+                if why not in results["notes"]:
+                    results["notes"].append(why)
+                    log(why)
+                continue
+            wanted[key] = (lambda key=key: contenders.start_kserve(args, models, backend, logs,
+                                                                   key))
     services = {}
     for key, start in wanted.items():
         try:
@@ -150,7 +165,8 @@ def run_scenario(name: str, services: dict[str, Service], models: Models, backen
              "passthru": scenarios.PASSTHRU_MODEL}[sc.model]
     active = {}
     for key, svc in services.items():
-        if key == "old_design" and not sc.old_design:
+        if (key == "old_design" and not sc.old_design) or (
+                key in contenders.KSERVE_VARIANTS and not sc.kserve):
             continue
         requests = requests_for(key, svc, models, sc, first["bytes"])
         if key != "gateway":

@@ -160,6 +160,23 @@ def all_workers_answer(path: str, workers: int, attempts: int = 64) -> Callable[
     return probe
 
 
+def all_workers_settled(path: str, workers: int, settle_s: float = 0.5,
+                        max_cpu_s: float = 0.05) -> Callable[[Service], bool]:
+    """Ready once ``path`` answers 200, ``workers`` processes hold the port and none of them
+    burns CPU any more (spawned workers importing TensorFlow answer nothing for seconds, and
+    the first measured window must not pay for their imports)."""
+    def probe(svc: Service) -> bool:
+        if http_get(svc.host, svc.port, path, timeout=2.0)[0] != 200:
+            return False
+        pids = svc.workers()
+        if len(pids) < workers or pids == [svc.pid]:
+            return False
+        before = {p: procstat.sample(p).cpu_s for p in pids}
+        time.sleep(settle_s)
+        return all(procstat.sample(p).cpu_s - before[p] < max_cpu_s for p in pids)
+    return probe
+
+
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
