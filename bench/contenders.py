@@ -37,11 +37,11 @@ def start_backend(args, models: Models, logs: Path) -> Service:
 
 
 def start_gateway(args, models: Models, backend: str, logs: Path, name: str = "gateway",
-                  **env) -> Service:
+                  extra: tuple[str, ...] = (), workers: int | None = None, **env) -> Service:
     port = free_port()
-    argv = python_module("sanic_app", "--workers", str(args.workers), "--port", str(port),
-                         "--host", "127.0.0.1", "--target", backend,
-                         "-s", str(models.image_spec), "-s", str(models.tiny_spec))
+    argv = python_module("sanic_app", "--workers", str(workers or args.workers), "--port",
+                         str(port), "--host", "127.0.0.1", "--target", backend,
+                         "-s", str(models.image_spec), "-s", str(models.tiny_spec), *extra)
     svc = Service(name, argv, port, env=bench_env(**env), log_dir=logs)
     return svc.start(ready=http_ok("/healthz"), timeout=90)
 

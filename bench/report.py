@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from bench import report_scaling
 from bench.report_peers import kserve_table
 
 
@@ -239,6 +240,8 @@ def markdown(results: dict) -> str:
     ]
     if results.get("plot"):
         parts += ["", f"![latency against throughput]({results['plot']})"]
+    if results.get("scaling"):
+        parts += ["", *report_scaling.markdown(results)]
     if results.get("profiles"):
         parts += ["", "## Profiles (py-spy)", "", *profile_lines(results)]
     if results.get("notes"):
@@ -292,11 +295,14 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
     png = out_dir / "latency.png"
     if plot(results, png):
         results["plot"] = png.name
+    scaling_pngs = report_scaling.plot(results, out_dir)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
     paths["json"].write_text(json.dumps(results, indent=1, default=str))
     paths["markdown"].write_text(markdown(results))
     if results.get("plot"):
         paths["png"] = png
+    for name in scaling_pngs:
+        paths[name] = out_dir / name
     return paths
 
 

@@ -44,7 +44,20 @@ def test_descriptions_name_the_shape_and_the_numbers():
     xs = [1, 2, 4, 8]
     assert "grows linearly: 1 ms fixed (33% of it at 1 image) + 2 ms per image" in fits.describe(
         xs, [1 + 2 * x for x in xs], "CPU per request", "image")
-    assert "flat" in fits.describe(xs, [5, 5, 5, 5], "CPU per request", "connection")
-    assert "knee near 8" in fits.describe([1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 8, 8], "req/s",
-                                          "connection", "req/s")
+    assert "does not grow with connections: 5 ms on average" in fits.describe(
+        xs, [5, 5, 5, 5], "CPU per request", "connection")
+    assert "falls linearly" in fits.describe(xs, [20 - x for x in xs], "p50", "worker")
+    assert "knee near 8 connections" in fits.describe([1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 8, 8],
+                                                      "req/s", "connection", "req/s")
     assert "too few" in fits.describe([1], [1], "x", "y")
+    assert "no clear trend" in fits.describe(xs, [5, 1, 6, 2], "req/s", "connection", "req/s")
+    assert "(two points: no fit)" in fits.describe([1, 2], [3, 5], "req/s", "worker")
+
+
+def test_relative_weights_keep_the_fixed_cost_of_a_wide_row_positive():
+    xs = [1, 2, 4, 8, 16, 32, 64]
+    ys = [2.0, 2.8, 5.8, 10.0, 22.0, 50.0, 130.0]  # a little steeper at the top
+    line = fits.fit_line(xs, ys)
+    assert line["fixed"] > 0 and 1.2 < line["per_unit"] < 2.5
+    text = fits.describe(xs, ys, "CPU per request", "image")
+    assert "from 32 to 64 images: 2.5 ms per image" in text
