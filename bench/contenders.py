@@ -14,6 +14,7 @@ from bench.services import (Service, all_workers_answer, all_workers_settled, be
                             free_port, http_ok, python_module)
 
 KSERVE_VARIANTS = {"kserve": "tf", "kserve_lean": "lean"}  # baseline key -> --variant
+MAX_MESSAGE_BYTES = 256 * 2**20  # the gateway's default --max-message-bytes
 
 
 def kserve_python(args) -> Path:
@@ -63,7 +64,10 @@ def start_kserve(args, models: Models, backend: str, logs: Path, key: str = "kse
     argv = [str(kserve_python(args)), "-m", "bench.baselines.kserve_peer",
             "--variant", KSERVE_VARIANTS[key], "--spec", str(models.image_spec),
             "--model_name", models.image_model, "--predictor_host", backend,
-            "--http_port", str(port), "--workers", str(args.workers), "--enable_grpc", "false"]
+            "--http_port", str(port), "--workers", str(args.workers), "--enable_grpc", "false",
+            # KServe's 8 MB default would refuse the 8.6 MB tensor of 8 images; as the gateway
+            "--grpc_max_send_message_length", str(MAX_MESSAGE_BYTES),
+            "--grpc_max_receive_message_length", str(MAX_MESSAGE_BYTES)]
     env = bench_env(TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("VIRTUAL_ENV", None)
     svc = Service(key, argv, port, env=env, log_dir=logs)

@@ -35,6 +35,8 @@ def findings(name: str, row: dict) -> list[str]:
     for field, what, value_unit in fields:
         xs, ys = _xs_ys(points, field)
         out.append(fits.describe(xs, ys, what, unit, value_unit))
+    if name == "concurrency":
+        out += littles_law(points)
     if name == "batch":
         xs, ys = _xs_ys(points, "peak_rss_mb")
         if xs:
@@ -44,6 +46,17 @@ def findings(name: str, row: dict) -> list[str]:
             out.append("RSS per worker a few idle seconds after the batch row (each sweep): "
                        + "; ".join(", ".join(f"{v:.0f}" for v in sweep) for sweep in idle) + " MB.")
     return out
+
+
+def littles_law(points: list[dict]) -> list[str]:
+    """Past saturation a closed loop's latency is queueing: connections ÷ throughput."""
+    top = [p for p in points if p.get("rps") and p.get("p50")]
+    if not top:
+        return []
+    p = top[-1]
+    return [f"At {p['x']:g} connections Little's law (connections ÷ throughput) predicts a mean "
+            f"latency of {1000.0 * p['x'] / p['rps']:.0f} ms; p50 was {p['p50']:.0f} ms: past "
+            "the throughput knee, added connections only queue."]
 
 
 def table(name: str, row: dict) -> list[str]:
@@ -119,9 +132,13 @@ def plot(results: dict, out_dir: Path) -> list[str]:
         line = fits.fit_line(xs, ys)
         if line:
             lo, hi = min(xs), max(xs)
-            axes[0].plot([lo, hi], [line["fixed"] + line["per_unit"] * lo,
-                                    line["fixed"] + line["per_unit"] * hi], "k:",
-                         label=f"{line['fixed']:.2f} + {line['per_unit']:.3g}/{unit}")
+            dense = [lo + (hi - lo) * i / 200 for i in range(201)]
+            axes[0].plot(dense, [line["fixed"] + line["per_unit"] * x for x in dense], "k:",
+                         label=f"line fit: {line['fixed']:.2f} + {line['per_unit']:.3g}/{unit}")
+        bend = fits.knee(xs, ys)
+        if bend:
+            axes[0].axvline(bend["knee"], color="grey", ls="--", lw=0.8,
+                            label=f"knee near {bend['knee']:g}")
         axes[0].set_ylabel("gateway CPU ms / request")
         for key, style in (("p50", "o-"), ("p99", "s--")):
             lx, ly = _xs_ys(points, key)
@@ -131,6 +148,8 @@ def plot(results: dict, out_dir: Path) -> list[str]:
         rx, ry = _xs_ys(points, "rps")
         axes[2].plot(rx, ry, "o-")
         axes[2].set_ylabel("requests / s")
+        axes[0].set_ylim(bottom=0)
+        axes[2].set_ylim(bottom=0)
         for ax in axes:
             ax.set_xlabel(xlabel)
             if name in ("batch", "concurrency"):

@@ -35,19 +35,20 @@ from bench.baselines import kserve_logic as logic
 class ImageTransformer(kserve.Model):
     """preprocess (Pillow + numpy) -> predict (TF Serving over gRPC) -> postprocess (top-k)."""
 
-    def __init__(self, name: str, predictor_host: str, spec: Path, max_message_bytes: int):
+    def __init__(self, name: str, predictor_host: str, spec: Path, max_send_bytes: int,
+                 max_receive_bytes: int):
         super().__init__(name)
         self.predictor_host = predictor_host
         self.cfg = logic.ModelConfig.from_spec(spec)
-        self.max_message_bytes = max_message_bytes
+        self.max_send_bytes, self.max_receive_bytes = max_send_bytes, max_receive_bytes
         self._channel = None  # made in the worker process, on its first request
         self.ready = True
 
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(self.predictor_host, options=[
-                ("grpc.max_send_message_length", self.max_message_bytes),
-                ("grpc.max_receive_message_length", self.max_message_bytes)])
+                ("grpc.max_send_message_length", self.max_send_bytes),
+                ("grpc.max_receive_message_length", self.max_receive_bytes)])
         return self._channel
 
     def preprocess(self, payload, headers=None):
@@ -67,7 +68,8 @@ def main(argv=None) -> None:
     args, _ = parser.parse_known_args(argv)
     module = importlib.import_module(f"bench.baselines.kserve_peer_{args.variant}")
     model = module.Transformer(args.model_name, args.predictor_host, Path(args.spec),
-                               args.grpc_max_send_message_length)
+                               args.grpc_max_send_message_length,
+                               args.grpc_max_receive_message_length)
     kserve.ModelServer().start([model])
 
 
