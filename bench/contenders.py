@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import scenarios
 from bench.served_models import Models
-from bench.services import (Service, all_workers_answer, all_workers_settled, bench_env,
+from bench.services import (Service, all_workers_answer, all_workers_warmed, bench_env,
                             free_port, http_ok, python_module)
 
 KSERVE_VARIANTS = {"kserve": "tf", "kserve_lean": "lean"}  # baseline key -> --variant
 MAX_MESSAGE_BYTES = 256 * 2**20  # the gateway's default --max-message-bytes
+TF_LIBRARY = "_pywrap_tensorflow_internal"  # mapped once a worker has imported TensorFlow
 
 
 def kserve_python(args) -> Path:
@@ -71,8 +73,11 @@ def start_kserve(args, models: Models, backend: str, logs: Path, key: str = "kse
     env = bench_env(TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("VIRTUAL_ENV", None)
     svc = Service(key, argv, port, env=env, log_dir=logs)
-    return svc.start(ready=all_workers_settled(f"/v1/models/{models.image_model}", args.workers),
-                     timeout=240)
+    # the tf variant imports TensorFlow on a worker's first request (see kserve_peer_tf.py)
+    warm = scenarios.jpeg_small(models.context(f"127.0.0.1:{port}"))[0]
+    marker = TF_LIBRARY if KSERVE_VARIANTS[key] == "tf" else ""
+    return svc.start(ready=all_workers_warmed(f"/v1/models/{models.image_model}", args.workers,
+                                              warm, marker), timeout=240)
 
 
 def start_bare_sanic(args, logs: Path) -> Service:
