@@ -55,8 +55,8 @@ def littles_law(points: list[dict]) -> list[str]:
         return []
     p = top[-1]
     return [f"At {p['x']:g} connections Little's law (connections ÷ throughput) predicts a mean "
-            f"latency of {1000.0 * p['x'] / p['rps']:.0f} ms; p50 was {p['p50']:.0f} ms: past "
-            "the throughput knee, added connections only queue."]
+            f"latency of {1000.0 * p['x'] / p['rps']:.0f} ms (measured p50: {p['p50']:.0f} ms): "
+            "once the cores are saturated, added connections only queue."]
 
 
 def table(name: str, row: dict) -> list[str]:

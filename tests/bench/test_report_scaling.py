@@ -38,7 +38,7 @@ def test_markdown_states_linear_fixed_and_knee_from_the_data():
     assert "Peak RSS per worker grows linearly" in text and "72, 71 MB" in text
     assert "CPU per request does not grow with connections: 1.6 ms" in text
     assert "Throughput bends at a knee near 2 connections" in text
-    assert "At 32 connections Little's law (connections ÷ throughput) predicts a mean latency of 53 ms" in text
+    assert "At 32 connections Little's law (connections ÷ throughput) predicts a mean latency of 53 ms (measured p50: 32 ms)" in text
     assert "| 12 | failed: probe answered 413" in text
 
 
