@@ -35,6 +35,10 @@ def findings(name: str, row: dict) -> list[str]:
     for field, what, value_unit in fields:
         xs, ys = _xs_ys(points, field)
         out.append(fits.describe(xs, ys, what, unit, value_unit))
+    xs, faults = _xs_ys(points, "minflt_per_request")
+    if xs and max(faults) >= 100:  # page faults that cost real time (~2-5 µs each here)
+        out.append("Minor page faults per request (gateway, all processes): " + ", ".join(
+            f"{x:g} → {v:,.0f}" for x, v in zip(xs, faults)) + ".")
     if name == "concurrency":
         out += littles_law(points)
     if name == "batch":

@@ -20,7 +20,8 @@ def synthetic() -> dict:
             "rows": {
                 "batch": {"points": pts([1, 2, 4, 8, 16], lambda x: 0.5 + 1.5 * x,
                                         lambda x: 2 + 3 * x, lambda x: 600 / x,
-                                        rss_mb=lambda x: 80 + x, peak_rss_mb=lambda x: 80 + 5 * x),
+                                        rss_mb=lambda x: 80 + x, peak_rss_mb=lambda x: 80 + 5 * x,
+                                        minflt_per_request=lambda x: 0 if x < 16 else 1500.0),
                           "idle": [[72.0, 71.0]]},
                 "concurrency": {"points": pts([1, 2, 4, 8, 16, 32], lambda x: 1.6,
                                               lambda x: 2 * max(1, x / 2), lambda x: 300 * min(x, 2))},
@@ -36,6 +37,8 @@ def test_markdown_states_linear_fixed_and_knee_from_the_data():
     assert "## Scaling: how the cost grows" in text and "`--max-body-bytes 64`" in text
     assert "CPU per request grows linearly: 0.5 ms fixed" in text and "1.5 ms per image" in text
     assert "Peak RSS per worker grows linearly" in text and "72, 71 MB" in text
+    assert "Minor page faults per request (gateway, all processes): 1 → 0, 2 → 0" in text
+    assert "16 → 1,500." in text
     assert "CPU per request does not grow with connections: 1.6 ms" in text
     assert "Throughput bends at a knee near 2 connections" in text
     assert "At 32 connections Little's law (connections ÷ throughput) predicts a mean latency of 53 ms (measured p50: 32 ms)" in text
