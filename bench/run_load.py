@@ -1,6 +1,6 @@
 """One command for a load test: backend, gateway, load over real HTTP, baselines, report.
 
-    python bench/run_load.py                       # everything, ~10 minutes on 2 cores
+    python bench/run_load.py                       # everything, ~15 minutes on 2 cores
     python bench/run_load.py --scenarios jpeg_500x375,tensor_f32x8 --duration 5 --profile
     python bench/run_load.py --target 10.0.0.5:8500 --baselines none   # a real TF Serving
 
