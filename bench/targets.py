@@ -40,6 +40,14 @@ def targets(results: dict) -> list[dict]:
         mine_t / grpc_t if mine_t and grpc_t else None, 1.5)
     rss = [v for sc in scs.values() for v in (sc.get("rss_mb_per_worker") or [])]
     add("RSS per gateway worker after the run, MB (max)", max(rss) if rss else None, 150, "<")
+    batch = ((results.get("scaling") or {}).get("rows") or {}).get("batch") or {}
+    peaks = [(pt["x"], pt["peak_rss_mb"]) for pt in batch.get("points", []) if pt.get("peak_rss_mb")]
+    if peaks:
+        add(f"Scaling: peak RSS per worker at batch sizes {peaks[0][0]}-{peaks[-1][0]}, MB (max)",
+            max(v for _, v in peaks), 150, "<")
+    idle = [v for sweep in batch.get("idle", []) for v in sweep]
+    if idle:
+        add("Scaling: RSS per worker idle after the batch row, MB (max)", max(idle), 100, "<")
     for name, sc in scs.items():
         half = sc.get("half_rate")
         if half and half["latency_ms"]["p50"]:

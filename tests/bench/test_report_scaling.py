@@ -64,3 +64,13 @@ def test_image_sizes_are_4_by_3_and_near_the_megapixels_asked(mpx):
     w, h = scaling.size_for(mpx)
     assert w % 2 == 0 and h % 2 == 0 and abs(w / h - 4 / 3) < 0.02
     assert abs(w * h / 1e6 - mpx) / mpx < 0.02
+
+
+def test_memory_targets_come_from_the_batch_row():
+    from bench.targets import targets
+
+    found = {t["name"]: t for t in targets(synthetic())}
+    peak = found["Scaling: peak RSS per worker at batch sizes 1-16, MB (max)"]
+    assert peak["value"] == 80 + 5 * 16 and peak["ok"] is False
+    idle = found["Scaling: RSS per worker idle after the batch row, MB (max)"]
+    assert idle["value"] == 72.0 and idle["ok"] is True
