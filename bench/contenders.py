@@ -1,5 +1,6 @@
 """Start what a load run compares: the backend, the gateway (with or without fastpack's
-extensions), the old design under gunicorn/eventlet, bare Sanic, and the direct-gRPC client.
+extensions), the old design under gunicorn/eventlet, the KServe peer (its own venv), bare Sanic,
+and the direct-gRPC client.
 """
 from __future__ import annotations
 
@@ -8,9 +9,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import scenarios
 from bench.served_models import Models
-from bench.services import (Service, all_workers_answer, bench_env, free_port, http_ok,
-                            python_module)
+from bench.services import (Service, all_workers_answer, all_workers_warmed, bench_env,
+                            free_port, http_ok, python_module)
+
+KSERVE_VARIANTS = {"kserve": "tf", "kserve_lean": "lean"}  # baseline key -> --variant
+MAX_MESSAGE_BYTES = 256 * 2**20  # the gateway's default --max-message-bytes
+TF_LIBRARY = "_pywrap_tensorflow_internal"  # mapped once a worker has imported TensorFlow
+
+
+def kserve_python(args) -> Path:
+    return Path(args.kserve_venv) / "bin" / "python"
+
+
+def kserve_missing(args) -> str:
+    """Why the KServe peer cannot run here ('' when it can)."""
+    if kserve_python(args).exists():
+        return ""
+    return (f"no KServe venv at {args.kserve_venv} (create it with "
+            "`bash bench/baselines/kserve_env.sh`); KServe peer skipped")
 
 
 def start_backend(args, models: Models, logs: Path) -> Service:
@@ -22,11 +40,11 @@ def start_backend(args, models: Models, logs: Path) -> Service:
 
 
 def start_gateway(args, models: Models, backend: str, logs: Path, name: str = "gateway",
-                  **env) -> Service:
+                  extra: tuple[str, ...] = (), workers: int | None = None, **env) -> Service:
     port = free_port()
-    argv = python_module("sanic_app", "--workers", str(args.workers), "--port", str(port),
-                         "--host", "127.0.0.1", "--target", backend,
-                         "-s", str(models.image_spec), "-s", str(models.tiny_spec))
+    argv = python_module("sanic_app", "--workers", str(workers or args.workers), "--port",
+                         str(port), "--host", "127.0.0.1", "--target", backend,
+                         "-s", str(models.image_spec), "-s", str(models.tiny_spec), *extra)
     svc = Service(name, argv, port, env=bench_env(**env), log_dir=logs)
     return svc.start(ready=http_ok("/healthz"), timeout=90)
 
@@ -40,6 +58,26 @@ def start_old_design(args, models: Models, backend: str, logs: Path) -> Service:
                     TF_CPP_MIN_LOG_LEVEL="2")
     svc = Service("old_design", argv, port, env=env, log_dir=logs)
     return svc.start(ready=all_workers_answer("/healthz", args.workers), timeout=180)
+
+
+def start_kserve(args, models: Models, backend: str, logs: Path, key: str = "kserve") -> Service:
+    """The KServe peer (bench/baselines/kserve_peer.py) under its venv's interpreter."""
+    port = free_port()
+    argv = [str(kserve_python(args)), "-m", "bench.baselines.kserve_peer",
+            "--variant", KSERVE_VARIANTS[key], "--spec", str(models.image_spec),
+            "--model_name", models.image_model, "--predictor_host", backend,
+            "--http_port", str(port), "--workers", str(args.workers), "--enable_grpc", "false",
+            # KServe's 8 MB default would refuse the 8.6 MB tensor of 8 images; as the gateway
+            "--grpc_max_send_message_length", str(MAX_MESSAGE_BYTES),
+            "--grpc_max_receive_message_length", str(MAX_MESSAGE_BYTES)]
+    env = bench_env(TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("VIRTUAL_ENV", None)
+    svc = Service(key, argv, port, env=env, log_dir=logs)
+    # the tf variant imports TensorFlow on a worker's first request (see kserve_peer_tf.py)
+    warm = scenarios.jpeg_small(models.context(f"127.0.0.1:{port}"))[0]
+    marker = TF_LIBRARY if KSERVE_VARIANTS[key] == "tf" else ""
+    return svc.start(ready=all_workers_warmed(f"/v1/models/{models.image_model}", args.workers,
+                                              warm, marker), timeout=240)
 
 
 def start_bare_sanic(args, logs: Path) -> Service:

@@ -151,6 +151,8 @@ def median_run(runs: list[dict], key: str = "cpu_ms_per_request") -> dict:
     ranked = sorted(runs, key=lambda r: r.get(key) or 0.0)
     chosen = dict(ranked[(len(ranked) - 1) // 2])
     chosen["repetitions"] = [{"rps": r.get("rps"), key: r.get(key),
+                              "p50": (r.get("latency_ms") or {}).get("p50"),
+                              "p99": (r.get("latency_ms") or {}).get("p99"),
                               "generator_cpu_share": r.get("generator_cpu_share")} for r in runs]
     return chosen
 

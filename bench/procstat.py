@@ -187,3 +187,22 @@ def thread_counters(pids: list[int]) -> dict[str, list[float]]:
             entry[1] += int(rest[12]) / CLOCK_TICKS
             entry[2] += int(rest[7])
     return out
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's RSS high-water mark (VmHWM), since start or since reset_peak_rss."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Start a new high-water mark (writing 5 to clear_refs); False where we may not."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False

@@ -9,6 +9,9 @@ import json
 import sys
 from pathlib import Path
 
+from bench import report_scaling
+from bench.report_peers import kserve_table
+
 
 def _f(value, fmt="{:.2f}", none="–"):
     if value is None:
@@ -61,8 +64,9 @@ def scenario_table(results: dict) -> list[str]:
 def baseline_table(results: dict) -> list[str]:
     lines = [
         "| scenario | gateway CPU ms/req | old design CPU ms/req (ratio) | pure-Python fastpack "
-        "(ratio) | bare Sanic (ratio) | direct gRPC client ms/call (ratio) | JPEG decode alone ms (ratio) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "(ratio) | bare Sanic (ratio) | direct gRPC client ms/call (ratio) | JPEG decode alone ms (ratio) "
+        "| KServe peer (ratio) | KServe lean (ratio) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, sc in results["scenarios"].items():
         c = sc.get("closed") or {}
@@ -81,7 +85,7 @@ def baseline_table(results: dict) -> list[str]:
 
         lines.append(f"| {name} | {_f(mine, '{:.3f}')} | {cell('old_design')} | {cell('purepy')} "
                      f"| {cell('bare_sanic')} | {cell('direct_grpc', 'client_cpu_ms_per_call')} "
-                     f"| {cell('decode_floor', 'cpu_ms')} |")
+                     f"| {cell('decode_floor', 'cpu_ms')} | {cell('kserve')} | {cell('kserve_lean')} |")
     return lines
 
 
@@ -230,11 +234,14 @@ def markdown(results: dict) -> str:
         "", "## Gateway CPU by thread", "", *thread_table(results),
         "", "## Where the tail comes from (open loop at ½ max; stage p50/p99 in ms, estimated from "
             "the gateway's histogram buckets)", "", *tail_table(results),
-        "", "## Baselines (CPU per request; ratio = gateway ÷ baseline)", "", *baseline_table(results),
+        "", *kserve_table(results),
+        "## Baselines (CPU per request; ratio = gateway ÷ baseline)", "", *baseline_table(results),
         "", *baseline_detail_table(results),
     ]
     if results.get("plot"):
         parts += ["", f"![latency against throughput]({results['plot']})"]
+    if results.get("scaling"):
+        parts += ["", *report_scaling.markdown(results)]
     if results.get("profiles"):
         parts += ["", "## Profiles (py-spy)", "", *profile_lines(results)]
     if results.get("notes"):
@@ -288,11 +295,14 @@ def write(results: dict, out_dir: Path) -> dict[str, Path]:
     png = out_dir / "latency.png"
     if plot(results, png):
         results["plot"] = png.name
+    scaling_pngs = report_scaling.plot(results, out_dir)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
     paths["json"].write_text(json.dumps(results, indent=1, default=str))
     paths["markdown"].write_text(markdown(results))
     if results.get("plot"):
         paths["png"] = png
+    for name in scaling_pngs:
+        paths[name] = out_dir / name
     return paths
 
 

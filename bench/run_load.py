@@ -1,6 +1,6 @@
 """One command for a load test: backend, gateway, load over real HTTP, baselines, report.
 
-    python bench/run_load.py                       # everything, ~10 minutes on 2 cores
+    python bench/run_load.py                       # everything, ~15 minutes on 2 cores
     python bench/run_load.py --scenarios jpeg_500x375,tensor_f32x8 --duration 5 --profile
     python bench/run_load.py --target 10.0.0.5:8500 --baselines none   # a real TF Serving
 
@@ -26,7 +26,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and `sanic_app` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import contenders, loadgen, profile, report, scenarios  # noqa: E402
+from bench import contenders, loadgen, profile, report, scaling, scenarios  # noqa: E402
 from bench import measure as measure_module  # noqa: E402
 from bench.measure import decode_floor, measure, median_run, probe, rss_mb, with_header  # noqa: E402
 from bench.served_models import Models  # noqa: E402
@@ -34,7 +34,8 @@ from bench.services import REPO, Service  # noqa: E402
 from bench.targets import targets  # noqa: E402
 
 IMAGE_SPEC = REPO / "specs" / "inceptionv3.json"
-BASELINES = ("old", "purepy", "bare", "grpc", "floor")
+BASELINES = ("old", "kserve", "kserve_lean", "purepy", "bare", "grpc", "floor")
+KSERVE_VENV = os.environ.get("KSERVE_VENV", "/work/venvs/kserve")
 
 
 # ----------------------------------------------------------------------------------- setup
@@ -59,12 +60,29 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "gateway...); the report gives the median")
     p.add_argument("--baselines", default=",".join(BASELINES),
                    help=f"comma list of {', '.join(BASELINES)}, or 'none'")
+    p.add_argument("--kserve-venv", default=KSERVE_VENV,
+                   help="venv of the KServe peer (bench/baselines/kserve_env.sh creates it; "
+                        "without it the kserve baselines are skipped with a note)")
     p.add_argument("--backend-delay-ms", type=float, default=0.0,
                    help="artificial latency of the null backend")
     p.add_argument("--profile", action="store_true",
                    help="py-spy every gateway worker during an extra run of each profiled scenario")
     p.add_argument("--profile-scenarios", default="jpeg_500x375,tensor_f32x8")
     p.add_argument("--profile-native", action="store_true", help="py-spy --native (C frames)")
+    p.add_argument("--scaling", action="store_true",
+                   help="also sweep how cost grows (bench/scaling.py): batch size, image size, "
+                        "connections, worker processes; ~6 minutes on 2 cores")
+    p.add_argument("--scaling-rows", default=",".join(scaling.ROW_NAMES))
+    p.add_argument("--scaling-duration", type=float, default=2.0,
+                   help="seconds per scaling window (stretched up to 4x for slow points)")
+    p.add_argument("--scaling-warmup", type=float, default=0.5)
+    p.add_argument("--scaling-repeat", type=int, default=2, help="sweeps of every row")
+    p.add_argument("--scaling-concurrency", type=int, default=2,
+                   help="connections for the batch and image-size rows")
+    p.add_argument("--scaling-workers-concurrency", type=int, default=32,
+                   help="connections for the worker-count row")
+    p.add_argument("--scaling-idle-s", type=float, default=3.0,
+                   help="idle seconds before reading RSS after the batch row")
     p.add_argument("--out", default=None, help="report folder (default bench/results/<time>)")
     args = p.parse_args(argv)
     args.scenario_list = [s for s in args.scenarios.split(",") if s]
@@ -75,6 +93,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.baseline_set - set(BASELINES):
         p.error(f"unknown baseline(s) {sorted(args.baseline_set - set(BASELINES))}")
     args.rate_fractions = [float(r) for r in args.rates.split(",") if r]
+    bad_rows = set(r for r in args.scaling_rows.split(",") if r) - set(scaling.ROW_NAMES)
+    if bad_rows:
+        p.error(f"unknown scaling row(s) {sorted(bad_rows)}; known: {scaling.ROW_NAMES}")
     return args
 
 
@@ -110,6 +131,17 @@ def start_contenders(args, models: Models, backend: str, logs: Path, stack: Exit
     if "old" in args.baseline_set and any(scenarios.SCENARIOS[n].old_design
                                           for n in args.scenario_list):
         wanted["old_design"] = lambda: contenders.start_old_design(args, models, backend, logs)
+    for key in contenders.KSERVE_VARIANTS:
+        if key in args.baseline_set and any(scenarios.SCENARIOS[n].kserve
+                                            for n in args.scenario_list):
+            why = contenders.kserve_missing(args)
+            if why:
+                if why not in results["notes"]:
+                    results["notes"].append(why)
+                    log(why)
+                continue
+            wanted[key] = (lambda key=key: contenders.start_kserve(args, models, backend, logs,
+                                                                   key))
     services = {}
     for key, start in wanted.items():
         try:
@@ -150,7 +182,8 @@ def run_scenario(name: str, services: dict[str, Service], models: Models, backen
              "passthru": scenarios.PASSTHRU_MODEL}[sc.model]
     active = {}
     for key, svc in services.items():
-        if key == "old_design" and not sc.old_design:
+        if (key == "old_design" and not sc.old_design) or (
+                key in contenders.KSERVE_VARIANTS and not sc.kserve):
             continue
         requests = requests_for(key, svc, models, sc, first["bytes"])
         if key != "gateway":
@@ -272,6 +305,8 @@ def main(argv=None) -> int:
         services = start_contenders(args, models, backend_addr, logs, stack, results)
         for name in args.scenario_list:
             run_scenario(name, services, models, backend_addr, args, results)
+        if args.scaling:
+            scaling.run(args, models, backend_addr, logs, stack, results, log=log)
         if args.profile:
             run_profiles(services["gateway"], models, args, results, out_dir)
     results["meta"]["loadavg_after"] = " ".join(f"{v:.2f}" for v in os.getloadavg())

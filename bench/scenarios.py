@@ -49,6 +49,7 @@ class Scenario:
     old_design: bool = False
     direct_grpc: bool = True
     decode_floor: tuple[int, int] | None = None  # the JPEG whose decode alone is the floor
+    kserve: bool = False  # a KServe v1 body ({"instances": [{"b64": ...}]}) the peer takes
 
 
 @lru_cache(maxsize=None)
@@ -124,11 +125,11 @@ def passthrough(ctx: Context) -> list[bytes]:
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("jpeg_500x375", "JPEG 500x375, base64 JSON", "image", jpeg_small,
-             old_design=True, decode_floor=(500, 375)),
+             old_design=True, decode_floor=(500, 375), kserve=True),
     Scenario("jpeg_1920x1080", "JPEG 1920x1080, base64 JSON", "image", jpeg_large,
-             old_design=True, decode_floor=(1920, 1080)),
+             old_design=True, decode_floor=(1920, 1080), kserve=True),
     Scenario("jpeg_batch8", "8 JPEGs 500x375 in one request", "image", jpeg_batch8,
-             old_design=True),
+             old_design=True, kserve=True),
     Scenario("multipart", "JPEG 500x375, multipart upload", "image", multipart, old_design=True),
     Scenario("tensor_f32x8", "f32[1,8] tensor, JSON", "tiny", tensor_small, old_design=False),
     Scenario("passthrough", "f32[1,8], pass-through (no spec)", "passthru", passthrough),

@@ -6,6 +6,7 @@ would see it: a TCP connect, or an HTTP status, on loopback.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -152,6 +153,58 @@ def all_workers_answer(path: str, workers: int, attempts: int = 64) -> Callable[
             if len(seen) >= workers:
                 return True
         return False
+    return probe
+
+
+def all_workers_settled(path: str, workers: int, settle_s: float = 0.5,
+                        max_cpu_s: float = 0.05) -> Callable[[Service], bool]:
+    """Ready once ``path`` answers 200, ``workers`` processes hold the port and none of them
+    burns CPU any more (spawned workers importing TensorFlow answer nothing for seconds, and
+    the first measured window must not pay for their imports)."""
+    def probe(svc: Service) -> bool:
+        if http_get(svc.host, svc.port, path, timeout=2.0)[0] != 200:
+            return False
+        pids = svc.workers()
+        if len(pids) < workers or (workers > 1 and pids == [svc.pid]):
+            return False
+        before = {p: procstat.sample(p).cpu_s for p in pids}
+        time.sleep(settle_s)
+        return all(procstat.sample(p).cpu_s - before[p] < max_cpu_s for p in pids)
+    return probe
+
+
+def maps_library(pid: int, marker: str) -> bool:
+    """Whether a shared library whose path holds ``marker`` is mapped into ``pid``."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return any(marker in line for line in f)
+    except OSError:
+        return False
+
+
+def all_workers_warmed(path: str, workers: int, warm_request: bytes,
+                       marker: str = "") -> Callable[[Service], bool]:
+    """all_workers_settled, and where ``marker`` is given, every worker has that library mapped:
+    until then each probe sends a burst of ``warm_request`` on fresh connections (the workers
+    share one listening socket, so bursts reach them all sooner or later)."""
+    settled = all_workers_settled(path, workers)
+
+    async def burst(svc: Service) -> None:
+        await asyncio.gather(*(loadgen.fetch(svc.host, svc.port, warm_request, 60.0)
+                               for _ in range(2 * workers)), return_exceptions=True)
+
+    def probe(svc: Service) -> bool:
+        if http_get(svc.host, svc.port, path, timeout=2.0)[0] != 200:
+            return False
+        pids = svc.workers()
+        if marker and (len(pids) < workers or not all(maps_library(p, marker) for p in pids)):
+            loop = loadgen.new_loop()
+            try:
+                loop.run_until_complete(burst(svc))
+            finally:
+                loop.close()
+            return False
+        return settled(svc)
     return probe
 
 

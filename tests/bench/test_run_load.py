@@ -64,3 +64,30 @@ def test_run_load_writes_a_report_with_every_section(tmp_path):
     except ImportError:
         return
     assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_scaling_rows_write_medians_plots_and_findings(tmp_path):
+    """run_load.py --scaling on two cheap rows with tiny windows: the section's shape only."""
+    out = tmp_path / "scaling"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run_load.py"), "--scenarios", "", "--baselines", "none",
+         "--scaling", "--scaling-rows", "concurrency,workers", "--scaling-repeat", "1",
+         "--scaling-duration", "0.3", "--scaling-warmup", "0.1", "--out", str(out)],
+        capture_output=True, text=True, timeout=220, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scaling = json.loads((out / "results.json").read_text())["scaling"]
+    assert set(scaling["rows"]) == {"concurrency", "workers"}
+    limits = scaling["meta"]["limits"]
+    assert limits["--max-image-pixels"]["largest_request"] == 4000 * 3000  # the 12 Mpx JPEG
+    assert all(v["used"] >= max(v["default"], v["largest_request"]) for v in limits.values())
+    conc = scaling["rows"]["concurrency"]["points"]
+    assert [p["x"] for p in conc] == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    for p in conc + scaling["rows"]["workers"]["points"]:
+        assert not p.get("error") and p["rps"] > 0 and 0 < p["cpu_ms_per_request"] < 100
+        assert 0 < p["p50"] <= p["p99"]
+    assert [p["x"] for p in scaling["rows"]["workers"]["points"]][0] == 1
+    md = (out / "report.md").read_text()
+    assert "## Scaling: how the cost grows" in md and "### Concurrency" in md
+    assert "CPU per request" in md and "Little's law" in md
