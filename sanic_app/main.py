@@ -18,7 +18,7 @@ from sanic_app.config import Settings
 from sanic_app.core.spec import default_spec_paths, load_specs
 from sanic_app.errors import ConfigError, SpecError
 from sanic_app.http.app import build_app
-from sanic_app.ops import metrics, modes
+from sanic_app.ops import lifecycle, metrics, modes
 from sanic_app.ops.embedded import embedded_backend
 
 
@@ -43,9 +43,14 @@ def serve(settings: Settings) -> None:
     app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
                 single_process=settings.single_process, **modes.serve_options(settings))
     if settings.single_process:
-        Sanic.serve_single(primary=app)
-    else:
+        Sanic.serve_single(primary=app)  # a signal before its loop runs still raises SystemExit
+        return
+    lifecycle.patch_worker_manager()  # stoppable while workers start (sanic-org/sanic#2997)
+    lifecycle.entering_server()
+    try:
         Sanic.serve(primary=app, app_loader=loader)
+    finally:
+        lifecycle.server_returned()
 
 
 def run(settings: Settings) -> None:
@@ -55,6 +60,7 @@ def run(settings: Settings) -> None:
 
 
 def main(argv=None) -> None:
+    lifecycle.stop_on_signals()  # from the first line on, SIGTERM/SIGINT unwind through finally
     run(resolve(argv))
 
 

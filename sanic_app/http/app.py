@@ -19,7 +19,7 @@ from sanic_app.core.spec import ModelConfig, load_specs
 from sanic_app.http import docs, errors, health, tfserving
 from sanic_app.http import metrics as http_metrics
 from sanic_app.ops import logging as applog
-from sanic_app.ops import modes, readiness
+from sanic_app.ops import lifecycle, modes, readiness
 from sanic_app.ops.admission import Admission
 from sanic_app.ops.allocator import tune_allocator
 from sanic_app.ops.memory import release_when_idle
@@ -82,11 +82,16 @@ def _middleware(app: Sanic, settings: Settings) -> None:
 
 
 def _listeners(app: Sanic, settings: Settings) -> None:
+    app.before_server_start(_follow_parent)
     app.before_server_start(http_metrics.bind_worker)
     app.before_server_start(start_worker)
     app.after_server_stop(stop_worker)
     app.after_server_stop(applog.flush_lines)
     app.after_server_stop(http_metrics.unbind_worker)
+
+
+async def _follow_parent(app: Sanic) -> None:
+    lifecycle.worker_follows_parent()  # a killed main process leaves no worker behind
 
 
 async def start_worker(app: Sanic) -> None:
