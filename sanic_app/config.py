@@ -94,6 +94,44 @@ class Settings:
         default=15.0,
         metadata=_opt(("--graceful-shutdown-s",), "on SIGTERM, how long in-flight requests may finish", float),
     )
+    # --- the edge: slow and greedy clients (sanic_app/ops/edge.py) ---
+    header_timeout_s: float = field(
+        default=10.0,
+        metadata=_opt(("--header-timeout-s",), "whole request head (line and headers) within this, from "
+                      "its first byte (from the accept for a new connection); else 408 and close", float),
+    )
+    body_timeout_s: float = field(
+        default=30.0,
+        metadata=_opt(("--body-timeout-s",), "request body within this plus its size at "
+                      "--body-min-rate; else 408 and close", float),
+    )
+    body_min_rate: int = field(
+        default=64 * 1024,
+        metadata=_opt(("--body-min-rate",), "slowest body upload accepted, bytes/s (time a large "
+                      "body earns beyond --body-timeout-s)", int),
+    )
+    keep_alive_timeout_s: float = field(
+        default=75.0,
+        metadata=_opt(("--keep-alive-timeout-s",), "an idle keep-alive connection is closed after this", float),
+    )
+    max_connections: int = field(
+        default=10_000,
+        metadata=_opt(("--max-connections",), "open connections per worker (lowered to fit the "
+                      "file-descriptor limit); beyond: close the oldest idle or slow one, else 503", int),
+    )
+    slow_head_evict_s: float = field(
+        default=1.0,
+        metadata=_opt(("--slow-head-evict-s",), "at --max-connections, a connection still sending "
+                      "its head after this may be closed to make room", float),
+    )
+    max_headers: int = field(
+        default=100, metadata=_opt(("--max-headers",), "most header fields in a request; more: 431", int)
+    )
+    max_header_bytes: int = field(
+        default=8192,
+        metadata=_opt(("--max-header-bytes",), "largest request head in bytes (at most 16384); "
+                      "larger: 413", int),
+    )
     ready_ttl_s: float = field(
         default=1.0, metadata=_opt(("--ready-ttl-s",), "how long a worker caches its /readyz answer", float)
     )
@@ -176,6 +214,15 @@ class Settings:
             (self.max_in_flight >= 1, "max_in_flight", "must be >= 1"),
             (self.graceful_shutdown_s >= 0, "graceful_shutdown_s", "must be >= 0"),
             (self.ready_ttl_s >= 0, "ready_ttl_s", "must be >= 0"),
+            (self.header_timeout_s > 0, "header_timeout_s", "must be > 0"),
+            (self.body_timeout_s > 0, "body_timeout_s", "must be > 0"),
+            (self.body_min_rate >= 1, "body_min_rate", "must be >= 1"),
+            (self.keep_alive_timeout_s > 0, "keep_alive_timeout_s", "must be > 0"),
+            (self.max_connections >= 1, "max_connections", "must be >= 1"),
+            (self.slow_head_evict_s >= 0, "slow_head_evict_s", "must be >= 0"),
+            (self.max_headers >= 1, "max_headers", "must be >= 1"),
+            # Sanic's parser stops at 16 KiB whatever it is told (Http.HEADER_CEILING).
+            (1024 <= self.max_header_bytes <= 16384, "max_header_bytes", "must be 1024..16384"),
             (not self.reload or self.env == "development", "reload",
              "--reload (GATEWAY_RELOAD) is for development only: add --env development (APP_ENV=development)"),
             (not self.reload or not self.single_process, "reload",

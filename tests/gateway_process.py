@@ -50,7 +50,7 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def start_gateway(*args: str, env: dict | None = None, ready_timeout: float = 60.0):
+def start_gateway(*args: str, env: dict | None = None, ready_timeout: float = 60.0, preexec_fn=None):
     port = free_port()
     log = tempfile.TemporaryFile(prefix="gateway-", suffix=".log")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -58,7 +58,7 @@ def start_gateway(*args: str, env: dict | None = None, ready_timeout: float = 60
     process = subprocess.Popen(
         [sys.executable, "-m", "sanic_app", "--port", str(port), *args],
         cwd=REPO, env=child_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=preexec_fn,
     )
     gateway = Gateway(process, port, log)
     try:

@@ -19,7 +19,7 @@ from sanic_app.core.spec import ModelConfig, load_specs
 from sanic_app.http import docs, errors, health, tfserving
 from sanic_app.http import metrics as http_metrics
 from sanic_app.ops import logging as applog
-from sanic_app.ops import lifecycle, modes, readiness
+from sanic_app.ops import edge, lifecycle, modes, readiness
 from sanic_app.ops.admission import Admission
 from sanic_app.ops.allocator import tune_allocator
 from sanic_app.ops.memory import release_when_idle
@@ -32,6 +32,7 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    edge.configure(app, settings)
     app.ctx.settings = settings
     app.ctx.specs = specs
     app.ctx.limits = Limits.from_settings(settings)
@@ -83,6 +84,7 @@ def _middleware(app: Sanic, settings: Settings) -> None:
 
 def _listeners(app: Sanic, settings: Settings) -> None:
     app.before_server_start(_follow_parent)
+    app.before_server_start(edge.open_book)
     app.before_server_start(http_metrics.bind_worker)
     app.before_server_start(start_worker)
     app.after_server_stop(stop_worker)

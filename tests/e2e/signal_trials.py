@@ -125,4 +125,6 @@ if __name__ == "__main__":
         worst = max(worst, t.all_gone_s if t.all_gone_s >= 0 else float("inf"))
         print(f"{t.how:11s} at {t.delay:5.2f}s: main exit {t.main_exit_s:6.2f}s, all gone {t.all_gone_s:6.2f}s"
               f" {t.leftovers or ''}", flush=True)
+        if t.leftovers or t.all_gone_s < 0 or t.all_gone_s > 5.0:
+            print(t.log_tail, flush=True)
     print(f"worst time until every process was gone: {worst:.2f}s")
