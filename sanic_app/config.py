@@ -70,6 +70,25 @@ class Settings:
         metadata=_opt(("--target",), "host:port of TF Serving for pass-through models and specs "
                       "without a target (default: start the embedded backend)", _target),
     )
+    target_tls: bool = field(
+        default=False,
+        metadata=_opt(("--target-tls",), "TLS to --target, trusting the system's roots (implied by "
+                      "--target-ca)", _bool, switch=True),
+    )
+    target_ca: str | None = field(
+        default=None, metadata=_opt(("--target-ca",), "PEM roots to trust for --target (turns TLS on)")
+    )
+    target_cert: str | None = field(
+        default=None, metadata=_opt(("--target-cert",), "client certificate (PEM) for mTLS to --target")
+    )
+    target_key: str | None = field(
+        default=None, metadata=_opt(("--target-key",), "client private key (PEM) for mTLS to --target")
+    )
+    target_server_name: str | None = field(
+        default=None,
+        metadata=_opt(("--target-server-name",), "name to check --target's certificate against "
+                      "(default: the host of --target)"),
+    )
     deadline_ms: int = field(
         default=5000, metadata=_opt(("--deadline-ms",), "backend deadline when a spec gives none", int)
     )
@@ -229,6 +248,10 @@ class Settings:
              "--reload restarts worker processes, so it cannot be combined with --single-process"),
             (self.profile_every >= 1, "profile_every", "--profile-every must be >= 1"),
         ]
+        tls = self.target_tls_spec
+        if tls is not None:
+            checks += [(False, f"target_{name}", why) for name, why in tls.problems()]
+            checks.append((bool(self.target), "target_tls", "TLS settings need --target (GATEWAY_TARGET)"))
         for ok, name, why in checks:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
@@ -239,6 +262,16 @@ class Settings:
                 require_pyinstrument()
             except ProfilerUnavailable as exc:
                 raise ConfigError(str(exc)) from None
+
+    @property
+    def target_tls_spec(self):
+        """The TLS --target asks for (sanic_app/core/tls.py), or None for plaintext."""
+        if not (self.target_tls or self.target_ca or self.target_cert or self.target_key
+                or self.target_server_name):
+            return None
+        from sanic_app.core.tls import TlsSpec
+
+        return TlsSpec(self.target_ca, self.target_cert, self.target_key, self.target_server_name)
 
     @property
     def deadline_s(self) -> float:
