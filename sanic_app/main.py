@@ -18,6 +18,7 @@ from sanic_app.config import Settings
 from sanic_app.core.spec import default_spec_paths, load_specs
 from sanic_app.errors import ConfigError, SpecError
 from sanic_app.http.app import build_app
+from sanic_app.http.auth import Auth
 from sanic_app.ops import lifecycle, metrics, modes
 from sanic_app.ops.embedded import embedded_backend
 
@@ -29,6 +30,7 @@ def resolve(argv=None) -> Settings:
         if not settings.spec_paths:
             settings = settings.replace(spec_paths=default_spec_paths())
         load_specs(settings.spec_paths)  # fail fast, in the main process, with the file and field
+        Auth.from_settings(settings)     # keys and JWT key readable and well-formed
     except (ConfigError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -16,7 +16,7 @@ from sanic_app.config import Settings
 from sanic_app.core.limits import Limits, apply_pillow_limit
 from sanic_app.core.registry import ModelRegistry
 from sanic_app.core.spec import ModelConfig, load_specs
-from sanic_app.http import docs, errors, health, tfserving
+from sanic_app.http import auth, cors, docs, errors, health, tfserving
 from sanic_app.http import metrics as http_metrics
 from sanic_app.ops import logging as applog
 from sanic_app.ops import edge, lifecycle, modes, readiness
@@ -38,6 +38,7 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
     app.ctx.limits = Limits.from_settings(settings)
     apply_pillow_limit(app.ctx.limits)
     _routes(app)
+    cors.install(app, settings)  # after every route: each gets its preflight
     _middleware(app, settings)
     _listeners(app, settings)
     app.exception(SanicPayloadTooLarge)(errors.body_too_large)
@@ -63,6 +64,7 @@ def _middleware(app: Sanic, settings: Settings) -> None:
     """Request hooks, outermost first (higher priority runs first on the way in)."""
     app.on_request(http_metrics.start_timer, priority=1000)
     app.on_response(http_metrics.record, priority=-1000)
+    auth.install(app, settings)  # before admission: a caller without a key takes no slot
     admission = Admission(settings.max_in_flight, on_change=http_metrics.in_flight_changed)
     app.ctx.in_flight = admission.limiter
     app.signal("http.routing.after")(admission.admit)  # before the body is read

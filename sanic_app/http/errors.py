@@ -18,9 +18,11 @@ JSON = "application/json"
 
 class JsonErrorHandler(ErrorHandler):
     def default(self, request, exception):
+        extra = None
         if isinstance(exception, SanicException):
             status = getattr(exception, "status_code", 500) or 500
             message = str(exception) or type(exception).__name__
+            extra = getattr(exception, "headers", None)  # WWW-Authenticate, Retry-After, Allow
         else:
             err = from_exception(exception)
             status, message = err.status, err.message
@@ -29,6 +31,8 @@ class JsonErrorHandler(ErrorHandler):
             if isinstance(err, UpstreamError):
                 http_metrics.count_backend_error(request, err.code)
         headers = {"Retry-After": "1"} if status in (429, 503) else None
+        if extra:
+            headers = {**(headers or {}), **extra}
         return raw(error_body(message), status=status, content_type=JSON, headers=headers)
 
 
