@@ -90,6 +90,7 @@ def _listeners(app: Sanic, settings: Settings) -> None:
     app.before_server_start(http_metrics.bind_worker)
     app.before_server_start(start_worker)
     app.after_server_stop(stop_worker)
+    app.after_server_stop(edge.close_book)
     app.after_server_stop(applog.flush_lines)
     app.after_server_stop(http_metrics.unbind_worker)
 

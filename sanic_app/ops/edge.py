@@ -19,11 +19,13 @@ after ``slow_head_evict_s``; if there is none (every connection is busy with a r
 new one gets 503 at once. Header count is capped too (431); header bytes are Sanic's
 REQUEST_MAX_HEADER_SIZE, set from ``max_header_bytes``.
 
-One timer per connection at a time (armed and cancelled at phase changes, no periodic scan)
-and two ordered dicts per worker keep the cost per request at a few dict operations.
+Heads are timed by one sweep per worker every SWEEP_S over a dict ordered by when each head
+began (it stops at the first head still in time), and a body gets a timer only when it did
+not arrive with its head: the cost per request is a few dict operations, no timer.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import resource
@@ -84,6 +86,7 @@ class ConnectionBook:
         self.idle: dict = {}    # keep-alive connections between requests, oldest first
         self.heads: dict = {}   # connections sending a request head -> when it began, oldest first
         self.refused = self.evicted = self.timed_out = 0
+        self.sweeper = None
 
     def make_room(self, open_connections: set) -> bool:
         """Room for one more connection: True, closing one to make it if needed."""
@@ -109,7 +112,7 @@ class ConnectionBook:
 
 
 class EdgeHttp(_AccessLineHttp):
-    """Sanic's HTTP/1.1 cycle with phase deadlines and a header-count cap."""
+    """Sanic's HTTP/1.1 cycle with phase bookkeeping and a header-count cap."""
 
     __slots__ = ()
 
@@ -128,50 +131,48 @@ class EdgeHttp(_AccessLineHttp):
             self.keep_alive = False
             raise TooManyHeaders(f"more than {protocol.edge_book.limits.max_headers} header fields")
 
-    async def read(self):
-        data = await super().read()
-        if data is None:
-            self.protocol.edge_disarm()
-        return data
-
 
 class EdgeProtocol(AccessLineProtocol):
-    """The gateway's server protocol: access lines (ops.logging) plus the edge rules above."""
+    """The gateway's server protocol: access lines (ops.logging) plus the edge rules above.
+
+    Heads are timed by the worker's sweep over ``book.heads`` (ordered by when each head
+    began, so a sweep looks only at the expired front): no timer per request. A body gets a
+    timer only when it is not already in the buffer with its head (the common small case).
+    """
 
     HTTP_CLASS = EdgeHttp
-    __slots__ = ("edge_book", "_edge_timer", "_edge_phase", "_edge_since")
+    __slots__ = ("edge_book", "_edge_timer", "_edge_body_of", "_edge_since", "_edge_refused")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.edge_book: ConnectionBook = self.app.ctx.connection_book
         self._edge_timer = None
-        self._edge_phase = None
+        self._edge_body_of = None  # the request whose body the timer watches
         self._edge_since = 0.0
+        self._edge_refused = False
 
     # --- asyncio callbacks ---
 
     def connection_made(self, transport):
         book = self.edge_book
         if not book.make_room(self.connections):
-            self._edge_phase = "refused"  # never set up: connection_lost has nothing to undo
+            self._edge_refused = True  # never set up: connection_lost has nothing to undo
             transport.write(REFUSAL)
             transport.close()
             return
         super().connection_made(transport)
-        book.heads[self] = time.monotonic()
-        self._edge_arm("head", book.limits.header_timeout_s)
+        book.heads[self] = time.monotonic()  # the first head's clock runs from the accept
 
     def connection_lost(self, exc):
-        if self._edge_phase == "refused":
+        if self._edge_refused:
             return
         self.edge_book.forget(self)
-        self.edge_disarm()
+        self._edge_cancel_body_timer()
         super().connection_lost(exc)
 
-    # --- phases (called by EdgeHttp) ---
+    # --- phases (called by EdgeHttp and the sweep) ---
 
     def edge_idle(self) -> None:
-        self.edge_disarm()
         book = self.edge_book
         book.heads.pop(self, None)
         book.idle[self] = None
@@ -181,49 +182,64 @@ class EdgeProtocol(AccessLineProtocol):
         book.idle.pop(self, None)
         if self not in book.heads:
             book.heads[self] = time.monotonic()
-        if self._edge_phase != "head":
-            self._edge_arm("head", book.limits.header_timeout_s)
 
     def edge_head_done(self, http) -> None:
         self.edge_book.heads.pop(self, None)
-        if http.request_body:
+        if http.request_body and (http.request_body == "chunked" or len(self.recv_buffer) < http.request_bytes):
             limits = self.edge_book.limits
-            self._edge_arm("body", limits.body_timeout_s + http.request_bytes / limits.body_min_rate)
-        else:
-            self.edge_disarm()
+            self._edge_body_of = http.request
+            self._edge_since = time.monotonic()
+            self._edge_cancel_body_timer()
+            self._edge_timer = self.loop.call_later(
+                limits.body_timeout_s + http.request_bytes / limits.body_min_rate, self._edge_body_check)
 
-    def edge_disarm(self) -> None:
+    def _edge_cancel_body_timer(self) -> None:
         if self._edge_timer is not None:
             self._edge_timer.cancel()
             self._edge_timer = None
-        self._edge_phase = None
 
-    def _edge_arm(self, phase: str, seconds: float) -> None:
-        if self._edge_timer is not None:
-            self._edge_timer.cancel()
-        if self._edge_phase != phase:
-            self._edge_since = time.monotonic()
-        self._edge_phase = phase
-        self._edge_timer = self.loop.call_later(seconds, self._edge_expired, phase)
-
-    def _edge_expired(self, phase: str) -> None:
+    def _edge_body_check(self) -> None:
         self._edge_timer = None
         http = self._http
-        if self._edge_phase != phase or self._task is None or http is None:
+        if http is None or http.request is not self._edge_body_of or not http.request_body:
+            return  # that body was read (or its request is over)
+        limits = self.edge_book.limits  # a chunked body earns time as it arrives at the minimum rate
+        left = limits.body_timeout_s + http.request_bytes / limits.body_min_rate - (time.monotonic() - self._edge_since)
+        if left > 0.01:
+            self._edge_timer = self.loop.call_later(left, self._edge_body_check)
             return
-        if phase == "body":  # a chunked body earns time as it arrives at the minimum rate
-            limits = self.edge_book.limits
-            allowed = limits.body_timeout_s + http.request_bytes / limits.body_min_rate
-            left = allowed - (time.monotonic() - self._edge_since)
-            if left > 0.01:
-                self._edge_timer = self.loop.call_later(left, self._edge_expired, phase)
-                return
-        self._edge_phase = None
-        self.edge_book.timed_out += 1
+        self.edge_expire("body")
+
+    def edge_expire(self, phase: str) -> None:
+        """End this connection's request like Sanic ends its own timeouts: 408, then close."""
+        http = self._http
         self.edge_book.forget(self)
+        if self._task is None or http is None:
+            self.close()
+            return
+        self.edge_book.timed_out += 1
         log.debug("request %s not received within its deadline: closing the connection", phase)
         http.exception = RequestTimeout(f"request {phase} not received in time")
         self._task.cancel()
+
+
+SWEEP_S = 0.25
+
+
+def _sweep(book: ConnectionBook, loop) -> None:
+    """Every SWEEP_S: expire heads older than the deadline (the front of an ordered dict)."""
+    deadline = time.monotonic() - book.limits.header_timeout_s
+    heads = book.heads
+    while heads:
+        protocol, started = next(iter(heads.items()))
+        if started > deadline:
+            break
+        del heads[protocol]
+        try:
+            protocol.edge_expire("head")
+        except Exception:  # one broken connection must not stop the sweep
+            log.exception("edge sweep")
+    book.sweeper = loop.call_later(SWEEP_S, _sweep, book, loop)
 
 
 def configure(app, settings) -> None:
@@ -240,4 +256,12 @@ async def open_book(app) -> None:
     if cap < limits.max_connections:
         log.info("max_connections %d lowered to %d to fit the file-descriptor limit",
                  limits.max_connections, cap)
-    app.ctx.connection_book = ConnectionBook(limits, cap)
+    book = app.ctx.connection_book = ConnectionBook(limits, cap)
+    loop = asyncio.get_running_loop()
+    book.sweeper = loop.call_later(SWEEP_S, _sweep, book, loop)
+
+
+async def close_book(app) -> None:
+    book = getattr(app.ctx, "connection_book", None)
+    if book is not None and book.sweeper is not None:
+        book.sweeper.cancel()
