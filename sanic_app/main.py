@@ -45,7 +45,10 @@ def serve(settings: Settings) -> None:
     app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
                 single_process=settings.single_process, **modes.serve_options(settings))
     if settings.single_process:
-        Sanic.serve_single(primary=app)  # a signal before its loop runs still raises SystemExit
+        try:
+            Sanic.serve_single(primary=app)  # a signal before its loop runs raises SystemExit
+        finally:
+            lifecycle.server_returned()
         return
     lifecycle.patch_worker_manager()  # stoppable while workers start (sanic-org/sanic#2997)
     lifecycle.entering_server()
