@@ -217,7 +217,7 @@ class Settings:
     cors_origins: tuple[str, ...] = field(
         default=(),
         metadata=_opt(("--cors-origin",), "browser origin allowed to call (repeatable; * for any); "
-                      "none: CORS off", _paths, repeat=True, env="GATEWAY_CORS_ORIGINS"),
+                      "none: CORS off", _paths, repeat=True, env="GATEWAY_CORS_ORIGINS", metavar="ORIGIN"),
     )
     cors_max_age_s: int = field(
         default=600, metadata=_opt(("--cors-max-age-s",), "how long browsers may cache a preflight answer", int)

@@ -14,7 +14,7 @@ def test_a_signal_at_any_moment_ends_every_process_of_the_run():
     # 0..6 s covers the import, the embedded backend's start, Sanic's manager, the workers'
     # start and ack, the steady state, and (term-twice) a second signal during shutdown.
     for trial in trials(TRIALS, 16, 6.0, "--workers", "2"):
-        if trial.all_gone_s < 0 or trial.leftovers or trial.all_gone_s > GRACE_S + 2.0:
+        if trial.all_gone_s < 0 or trial.leftovers or trial.all_gone_s > GRACE_S + 3.0:  # slack for a loaded CI box
             failures.append(f"{trial.how} at {trial.delay:.2f}s: gone after {trial.all_gone_s:.2f}s, "
                             f"left {trial.leftovers}\n{trial.log_tail[-1500:]}")
         worst = max(worst, trial.all_gone_s)
