@@ -32,14 +32,17 @@ import resource
 import time
 from dataclasses import dataclass
 
-from sanic.exceptions import RequestTimeout, SanicException
+from sanic.exceptions import RequestTimeout, SanicException, ServiceUnavailable
+from sanic.http import Stage
 
+from sanic_app.ops import metrics
 from sanic_app.ops.logging import AccessLineProtocol, _AccessLineHttp
 
 log = logging.getLogger("sanic_app.ops.edge")
-# Descriptors each worker keeps free for what is not a client connection (gRPC channels,
-# log and metric files, pipes to the manager) when it fits the cap under RLIMIT_NOFILE.
-FD_HEADROOM = 32
+# Descriptors each worker keeps free when it fits the cap under RLIMIT_NOFILE: one accept burst
+# (up to the listen backlog, Sanic's 100) opens its sockets before any of them can be refused,
+# plus what is not a client connection (gRPC channels, log and metric files, manager pipes).
+FD_HEADROOM = 100 + 32
 _REFUSAL_BODY = b'{"error": "too many open connections; try again"}'
 REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(_REFUSAL_BODY), _REFUSAL_BODY))
@@ -85,8 +88,12 @@ class ConnectionBook:
         self.cap = cap
         self.idle: dict = {}    # keep-alive connections between requests, oldest first
         self.heads: dict = {}   # connections sending a request head -> when it began, oldest first
-        self.refused = self.evicted = self.timed_out = 0
         self.sweeper = None
+
+    @staticmethod
+    def count(reason: str) -> None:
+        """gateway_connections_closed_total{reason}: refused, evicted, head_timeout, body_timeout."""
+        metrics.get_metrics().connection_closed(reason)
 
     def make_room(self, open_connections: set) -> bool:
         """Room for one more connection: True, closing one to make it if needed."""
@@ -98,12 +105,13 @@ class ConnectionBook:
             if time.monotonic() - started >= self.limits.slow_head_evict_s:
                 victim = oldest
         if victim is None:
-            self.refused += 1
+            self.count("refused")
             return False
-        self.evicted += 1
+        self.count("evicted")
         self.forget(victim)
         open_connections.discard(victim)  # counted out now; its transport closes on the next turn
-        victim.close()
+        # idle: just closed; a slow head: answered 503 and closed (edge_end)
+        victim.edge_end(ServiceUnavailable("connection closed to make room: its request head was too slow"))
         return True
 
     def forget(self, protocol) -> None:
@@ -211,15 +219,21 @@ class EdgeProtocol(AccessLineProtocol):
         self.edge_expire("body")
 
     def edge_expire(self, phase: str) -> None:
-        """End this connection's request like Sanic ends its own timeouts: 408, then close."""
+        self.edge_book.count(f"{phase}_timeout")
+        log.debug("request %s not received within its deadline: closing the connection", phase)
+        self.edge_end(RequestTimeout(f"request {phase} not received in time"))
+
+    def edge_end(self, exception) -> None:
+        """End the connection like Sanic ends its own timeouts: the task is cancelled with
+        ``exception`` as the answer (a 408 or 503), then Sanic closes. (Closing the transport
+        under a half-read head instead trips Sanic's own error path: a logged AttributeError.)
+        An idle or never-used connection is just closed."""
         http = self._http
         self.edge_book.forget(self)
-        if self._task is None or http is None:
+        if self._task is None or http is None or http.stage is Stage.IDLE:
             self.close()
             return
-        self.edge_book.timed_out += 1
-        log.debug("request %s not received within its deadline: closing the connection", phase)
-        http.exception = RequestTimeout(f"request {phase} not received in time")
+        http.exception = exception
         self._task.cancel()
 
 

@@ -13,6 +13,9 @@ class FakeConnection:
     def close(self):
         self.closed = True
 
+    def edge_end(self, exception):  # a head being sent: answered (503) and closed by Sanic
+        self.closed = exception.status_code
+
 
 def book(cap=2, evict_after=1.0):
     limits = EdgeLimits.from_settings(parse_settings(["--slow-head-evict-s", str(evict_after)], {}))
@@ -41,7 +44,6 @@ def test_then_a_head_slower_than_the_grace_then_refusal():
     assert b.make_room({fresh, slow}) and slow.closed
     # Only a head within its grace (and busy ones) left: the newcomer is refused.
     assert not b.make_room({fresh, FakeConnection()}) and not fresh.closed
-    assert (b.evicted, b.refused) == (1, 1)
 
 
 def test_the_cap_leaves_room_under_the_fd_limit():
