@@ -50,7 +50,7 @@ def serve(settings: Settings) -> None:
         finally:
             lifecycle.server_returned()
         return
-    lifecycle.patch_worker_manager()  # stoppable while workers start (sanic-org/sanic#2997)
+    lifecycle.patch_worker_manager(settings.graceful_shutdown_s)  # stoppable while workers start (sanic#2997)
     lifecycle.entering_server()
     try:
         Sanic.serve(primary=app, app_loader=loader)

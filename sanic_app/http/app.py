@@ -85,8 +85,10 @@ def _middleware(app: Sanic, settings: Settings) -> None:
 
 
 def _listeners(app: Sanic, settings: Settings) -> None:
+    app.before_server_start(lifecycle.watch_for_lost_stop)  # first: a stop may come at once
     app.before_server_start(_follow_parent)
     app.before_server_start(edge.open_book)
+    app.before_server_stop(lifecycle.mark_stopping)
     app.before_server_start(http_metrics.bind_worker)
     app.before_server_start(start_worker)
     app.after_server_stop(stop_worker)

@@ -15,7 +15,13 @@ Three gaps this closes, each small:
    starting the rest. :func:`patch_worker_manager` makes ``start`` skip workers once shutting
    down and lets ``wait_for_ack`` end once shutting down; the rest of Sanic's shutdown runs
    unchanged.
-3. **SIGKILL of the main process** leaves its children to init. Workers and Sanic's
+3. **A stop lost in a starting worker**: the manager stops a worker with one SIGINT. Arriving
+   while a listener runs, its KeyboardInterrupt is logged by Sanic, which carries on; arriving
+   while Sanic runs its start-up events with its loop handler in place, ``app.stop`` stops
+   that run, not the ``run_forever`` that follows. Either way the worker then serves for ever
+   and the main waits on it. :func:`watch_for_lost_stop` notes the signal (or ``app.stop``)
+   and repeats the stop while the worker has not begun stopping LOST_AFTER_S later.
+4. **SIGKILL of the main process** leaves its children to init. Workers and Sanic's
    multiprocessing Manager ask the kernel for a signal when their parent dies
    (``PR_SET_PDEATHSIG``) and check the parent is still there right after (it may have died
    before they asked). The embedded backend watches its parent itself (localserve.cli), and
@@ -23,6 +29,7 @@ Three gaps this closes, each small:
 """
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import logging
@@ -30,6 +37,8 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 from multiprocessing.managers import SyncManager
 
 log = logging.getLogger("sanic_app.ops.lifecycle")
@@ -43,6 +52,7 @@ class _Stop:
     def __init__(self):
         self.phase = "raise"      # raise -> defer (inside Sanic.serve) -> done (after it)
         self.pending: int | None = None
+        self.grace_s = 15.0
 
     def handle(self, signum, frame):
         if self.phase == "raise":
@@ -76,14 +86,25 @@ def server_returned() -> None:
 
 # --- 2. Sanic's WorkerManager ---------------------------------------------------------------
 
-def patch_worker_manager() -> None:
-    """Make Sanic's WorkerManager stoppable while it starts its workers (see the module doc)."""
+def patch_worker_manager(grace_s: float) -> None:
+    """Make Sanic's WorkerManager stoppable while it starts its workers (see the module doc),
+    and bound its shutdown: a worker still alive ``grace_s`` + KILL_AFTER_GRACE_S after the
+    stop began is killed (its stop was lost while it started; see 3. above)."""
     from sanic.worker.manager import WorkerManager
 
+    _stop.grace_s = grace_s
     if getattr(WorkerManager, "_gateway_patched", False):
         return
     original_init = WorkerManager.__init__
     original_all_acked = WorkerManager._all_workers_ack
+    original_shutdown = WorkerManager.shutdown
+
+    def shutdown(self):
+        first = not self._shutting_down
+        original_shutdown(self)
+        if first:
+            threading.Thread(target=_kill_stragglers, args=(self, _stop.grace_s + KILL_AFTER_GRACE_S),
+                             name="kill-stragglers", daemon=True).start()
 
     def __init__(self, *args, **kwargs):
         original_init(self, *args, **kwargs)  # installs Sanic's own signal handlers
@@ -105,13 +126,84 @@ def patch_worker_manager() -> None:
         return self._shutting_down or original_all_acked(self)
 
     WorkerManager.__init__ = __init__
+    WorkerManager.shutdown = shutdown
     WorkerManager.start = start
     WorkerManager._all_workers_ack = _all_workers_ack
     WorkerManager._gateway_patched = True
     _patch_sync_manager()
 
 
-# --- 3. children that die with their parent -------------------------------------------------
+KILL_AFTER_GRACE_S = 0.0  # the worker had the whole grace period
+
+
+def _kill_stragglers(manager, after_s: float) -> None:
+    deadline = time.monotonic() + after_s
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if not any(p.is_alive() for p in manager.processes):
+            return
+    for process in manager.processes:
+        if process.is_alive():
+            log.warning("worker %s still running %.1f s after the stop began: killing it", process.pid, after_s)
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# --- 3. a stop lost in a starting worker -----------------------------------------------------
+
+STOP_POLL_S = 0.5
+LOST_AFTER_S = 1.0
+
+
+async def watch_for_lost_stop(app) -> None:
+    """Worker ``before_server_start`` (before Sanic binds ``app.stop`` to its signal handlers):
+    note each stop request, and repeat it if the worker is still serving a second later. The
+    watch is a loop timer, not an app task: ``app.stop`` cancels the app's tasks."""
+    app.ctx.stopping = False
+    app.ctx.stop_requested_at = None
+    if multiprocessing.parent_process() is None:
+        return
+
+    def note(signum, frame):  # until Sanic's loop handlers replace this (no KeyboardInterrupt
+        if app.ctx.stop_requested_at is None:  # raised into a listener, where Sanic logs it
+            app.ctx.stop_requested_at = time.monotonic()  # and carries on serving)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, note)
+    cls = type(app)  # Sanic refuses attributes on the instance; this process runs one app
+    original_stop = getattr(cls, "_gateway_original_stop", None)
+    if original_stop is None:
+        original_stop = cls._gateway_original_stop = cls.stop
+
+        def stop(self, *args, **kwargs):
+            if getattr(self.ctx, "stop_requested_at", None) is None:
+                self.ctx.stop_requested_at = time.monotonic()
+            return original_stop(self, *args, **kwargs)
+
+        cls.stop = stop
+    loop = asyncio.get_running_loop()
+    loop.call_later(STOP_POLL_S, _repeat_lost_stop, app, loop, original_stop)
+
+
+async def mark_stopping(app) -> None:
+    """Worker ``before_server_stop``: the stop took; the watch has nothing left to do."""
+    app.ctx.stopping = True
+
+
+def _repeat_lost_stop(app, loop, original_stop) -> None:
+    if app.ctx.stopping or loop.is_closed():
+        return
+    asked = app.ctx.stop_requested_at
+    if asked is not None and time.monotonic() - asked >= LOST_AFTER_S:
+        log.info("a stop requested while the worker started was lost: stopping now")
+        app.ctx.stop_requested_at = time.monotonic()
+        original_stop(app, terminate=False)
+    loop.call_later(STOP_POLL_S, _repeat_lost_stop, app, loop, original_stop)
+
+
+# --- 4. children that die with their parent -------------------------------------------------
 
 def _libc():
     if not sys.platform.startswith("linux"):

@@ -25,7 +25,7 @@ def _manager(shutting_down, started):
 
 
 def test_a_stopping_manager_starts_no_worker_and_waits_for_no_ack():
-    lifecycle.patch_worker_manager()
+    lifecycle.patch_worker_manager(15.0)
     started = []
     WorkerManager.start(_manager(True, started))
     assert started == []
