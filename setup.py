@@ -134,7 +134,11 @@ setup(
             "kubernetes-validate>=1.33",
             "pyyaml>=6",
             "dnspython>=2.4",
+            # certificates for the TLS-to-backend tests, RS256 tokens in the auth tests
+            "cryptography>=42",
         ],
+        # RS256 bearer tokens (--jwt-public-key-file); HS256 and API keys need nothing
+        "auth": ["cryptography>=42"],
         # `--profile` (also installed in the Docker image)
         "profile": ["pyinstrument>=4.6"],
         "savedmodel": ["tensorflow>=2.16"],

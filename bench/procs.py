@@ -24,10 +24,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def start_in_session(argv: Sequence[str], *, cwd, env: Mapping[str, str], log: Log) -> subprocess.Popen:
-    """``argv`` as the leader of a new session: stdin closed, stdout and stderr into ``log``."""
+def start_in_session(argv: Sequence[str], *, cwd, env: Mapping[str, str], log: Log,
+                     preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen:
+    """``argv`` as the leader of a new session: stdin closed, stdout and stderr into ``log``
+    (``preexec_fn`` runs in the child before it starts: a lower fd limit, say)."""
     return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec_fn)
 
 
 def wait_ready(process: subprocess.Popen, ready: Callable[[], bool], timeout: float, *, what: str,

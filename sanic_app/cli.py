@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs["const"] = meta["switch"]
         elif meta.get("repeat"):
             kwargs["action"] = "append"
-            kwargs["metavar"] = "PATH"
+            kwargs["metavar"] = meta.get("metavar", "PATH")
         else:
             kwargs["metavar"] = f.name.upper()
         parser.add_argument(*meta["flags"], **kwargs)

@@ -70,6 +70,25 @@ class Settings:
                       "host:port, dns:[//resolver/]host:port or unix:PATH (default: start the "
                       "embedded backend)", _target),
     )
+    target_tls: bool = field(
+        default=False,
+        metadata=_opt(("--target-tls",), "TLS to --target, trusting the system's roots (implied by "
+                      "--target-ca)", _bool, switch=True),
+    )
+    target_ca: str | None = field(
+        default=None, metadata=_opt(("--target-ca",), "PEM roots to trust for --target (turns TLS on)")
+    )
+    target_cert: str | None = field(
+        default=None, metadata=_opt(("--target-cert",), "client certificate (PEM) for mTLS to --target")
+    )
+    target_key: str | None = field(
+        default=None, metadata=_opt(("--target-key",), "client private key (PEM) for mTLS to --target")
+    )
+    target_server_name: str | None = field(
+        default=None,
+        metadata=_opt(("--target-server-name",), "name to check --target's certificate against "
+                      "(default: the host of --target)"),
+    )
     deadline_ms: int = field(
         default=5000, metadata=_opt(("--deadline-ms",), "backend deadline when a spec gives none", int)
     )
@@ -93,6 +112,44 @@ class Settings:
     graceful_shutdown_s: float = field(
         default=15.0,
         metadata=_opt(("--graceful-shutdown-s",), "on SIGTERM, how long in-flight requests may finish", float),
+    )
+    # --- the edge: slow and greedy clients (sanic_app/ops/edge.py) ---
+    header_timeout_s: float = field(
+        default=10.0,
+        metadata=_opt(("--header-timeout-s",), "whole request head (line and headers) within this, from "
+                      "its first byte (from the accept for a new connection); else 408 and close", float),
+    )
+    body_timeout_s: float = field(
+        default=30.0,
+        metadata=_opt(("--body-timeout-s",), "request body within this plus its size at "
+                      "--body-min-rate; else 408 and close", float),
+    )
+    body_min_rate: int = field(
+        default=64 * 1024,
+        metadata=_opt(("--body-min-rate",), "slowest body upload accepted, bytes/s (time a large "
+                      "body earns beyond --body-timeout-s)", int),
+    )
+    keep_alive_timeout_s: float = field(
+        default=75.0,
+        metadata=_opt(("--keep-alive-timeout-s",), "an idle keep-alive connection is closed after this", float),
+    )
+    max_connections: int = field(
+        default=10_000,
+        metadata=_opt(("--max-connections",), "open connections per worker (lowered to fit the "
+                      "file-descriptor limit); beyond: close the oldest idle or slow one, else 503", int),
+    )
+    slow_head_evict_s: float = field(
+        default=1.0,
+        metadata=_opt(("--slow-head-evict-s",), "at --max-connections, a connection still sending "
+                      "its head after this may be closed to make room", float),
+    )
+    max_headers: int = field(
+        default=100, metadata=_opt(("--max-headers",), "most header fields in a request; more: 431", int)
+    )
+    max_header_bytes: int = field(
+        default=8192,
+        metadata=_opt(("--max-header-bytes",), "largest request head in bytes (at most 16384); "
+                      "larger: 413", int),
     )
     ready_ttl_s: float = field(
         default=1.0, metadata=_opt(("--ready-ttl-s",), "how long a worker caches its /readyz answer", float)
@@ -118,6 +175,52 @@ class Settings:
     metadata_ttl_s: float = field(
         default=60.0,
         metadata=_opt(("--metadata-ttl-s",), "how long a worker caches pass-through metadata", float),
+    )
+    # --- callers: keys, tokens, rates, browsers (sanic_app/http/auth.py, http/cors.py) ---
+    api_keys_file: str | None = field(
+        default=None,
+        metadata=_opt(("--api-keys-file",), "API keys, one id:secret or id:sha256:<hex> a line; "
+                      "with keys or a JWT key set, every route but health/readiness/docs needs one"),
+    )
+    api_keys: str | None = field(
+        default=None,
+        metadata=_opt(("--api-keys",), "API keys inline, id:secret entries separated by commas "
+                      "(prefer the GATEWAY_API_KEYS variable: flags show in ps)"),
+    )
+    jwt_secret_file: str | None = field(
+        default=None, metadata=_opt(("--jwt-secret-file",), "file holding the HS256 secret bearer JWTs are signed with")
+    )
+    jwt_public_key_file: str | None = field(
+        default=None, metadata=_opt(("--jwt-public-key-file",), "PEM public key RS256 bearer JWTs are checked against")
+    )
+    jwt_audience: str | None = field(
+        default=None, metadata=_opt(("--jwt-audience",), "required aud claim of bearer JWTs")
+    )
+    jwt_issuer: str | None = field(
+        default=None, metadata=_opt(("--jwt-issuer",), "required iss claim of bearer JWTs")
+    )
+    rate_limit_rps: float = field(
+        default=0.0,
+        metadata=_opt(("--rate-limit-rps",), "requests/s per caller (key id), per worker; more: 429 "
+                      "with Retry-After (0: no limit)", float),
+    )
+    rate_limit_burst: int = field(
+        default=0,
+        metadata=_opt(("--rate-limit-burst",), "requests a caller may send at once before its rate "
+                      "applies (0: the rate, at least 1)", int),
+    )
+    metrics_auth: bool = field(
+        default=False,
+        metadata=_opt(("--metrics-auth",), "/metrics needs a key too (default: open, like the probes)",
+                      _bool, switch=True),
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=_opt(("--cors-origin",), "browser origin allowed to call (repeatable; * for any); "
+                      "none: CORS off", _paths, repeat=True, env="GATEWAY_CORS_ORIGINS", metavar="ORIGIN"),
+    )
+    cors_max_age_s: int = field(
+        default=600, metadata=_opt(("--cors-max-age-s",), "how long browsers may cache a preflight answer", int)
     )
     # --- run modes (sanic_app/ops/modes.py) ---
     env: str = field(
@@ -176,12 +279,28 @@ class Settings:
             (self.max_in_flight >= 1, "max_in_flight", "must be >= 1"),
             (self.graceful_shutdown_s >= 0, "graceful_shutdown_s", "must be >= 0"),
             (self.ready_ttl_s >= 0, "ready_ttl_s", "must be >= 0"),
+            (self.rate_limit_rps >= 0, "rate_limit_rps", "must be >= 0"),
+            (self.rate_limit_burst >= 0, "rate_limit_burst", "must be >= 0"),
+            (self.cors_max_age_s >= 0, "cors_max_age_s", "must be >= 0"),
+            (self.header_timeout_s > 0, "header_timeout_s", "must be > 0"),
+            (self.body_timeout_s > 0, "body_timeout_s", "must be > 0"),
+            (self.body_min_rate >= 1, "body_min_rate", "must be >= 1"),
+            (self.keep_alive_timeout_s > 0, "keep_alive_timeout_s", "must be > 0"),
+            (self.max_connections >= 1, "max_connections", "must be >= 1"),
+            (self.slow_head_evict_s >= 0, "slow_head_evict_s", "must be >= 0"),
+            (self.max_headers >= 1, "max_headers", "must be >= 1"),
+            # Sanic's parser stops at 16 KiB whatever it is told (Http.HEADER_CEILING).
+            (1024 <= self.max_header_bytes <= 16384, "max_header_bytes", "must be 1024..16384"),
             (not self.reload or self.env == "development", "reload",
              "--reload (GATEWAY_RELOAD) is for development only: add --env development (APP_ENV=development)"),
             (not self.reload or not self.single_process, "reload",
              "--reload restarts worker processes, so it cannot be combined with --single-process"),
             (self.profile_every >= 1, "profile_every", "--profile-every must be >= 1"),
         ]
+        tls = self.target_tls_spec
+        if tls is not None:
+            checks += [(False, f"target_{name}", why) for name, why in tls.problems()]
+            checks.append((bool(self.target), "target_tls", "TLS settings need --target (GATEWAY_TARGET)"))
         for ok, name, why in checks:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
@@ -192,6 +311,16 @@ class Settings:
                 require_pyinstrument()
             except ProfilerUnavailable as exc:
                 raise ConfigError(str(exc)) from None
+
+    @property
+    def target_tls_spec(self):
+        """The TLS --target asks for (sanic_app/core/tls.py), or None for plaintext."""
+        if not (self.target_tls or self.target_ca or self.target_cert or self.target_key
+                or self.target_server_name):
+            return None
+        from sanic_app.core.tls import TlsSpec
+
+        return TlsSpec(self.target_ca, self.target_cert, self.target_key, self.target_server_name)
 
     @property
     def deadline_s(self) -> float:

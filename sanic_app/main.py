@@ -18,7 +18,8 @@ from sanic_app.config import Settings
 from sanic_app.core.spec import default_spec_paths, load_specs
 from sanic_app.errors import ConfigError, SpecError
 from sanic_app.http.app import build_app
-from sanic_app.ops import metrics, modes
+from sanic_app.http.auth import Auth
+from sanic_app.ops import lifecycle, metrics, modes
 from sanic_app.ops.embedded import embedded_backend
 
 
@@ -29,6 +30,7 @@ def resolve(argv=None) -> Settings:
         if not settings.spec_paths:
             settings = settings.replace(spec_paths=default_spec_paths())
         load_specs(settings.spec_paths)  # fail fast, in the main process, with the file and field
+        Auth.from_settings(settings)     # keys and JWT key readable and well-formed
     except (ConfigError, SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -43,9 +45,17 @@ def serve(settings: Settings) -> None:
     app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
                 single_process=settings.single_process, **modes.serve_options(settings))
     if settings.single_process:
-        Sanic.serve_single(primary=app)
-    else:
+        try:
+            Sanic.serve_single(primary=app)  # a signal before its loop runs raises SystemExit
+        finally:
+            lifecycle.server_returned()
+        return
+    lifecycle.patch_worker_manager(settings.graceful_shutdown_s)  # stoppable while workers start (sanic#2997)
+    lifecycle.entering_server()
+    try:
         Sanic.serve(primary=app, app_loader=loader)
+    finally:
+        lifecycle.server_returned()
 
 
 def run(settings: Settings) -> None:
@@ -55,6 +65,7 @@ def run(settings: Settings) -> None:
 
 
 def main(argv=None) -> None:
+    lifecycle.stop_on_signals()  # from the first line on, SIGTERM/SIGINT unwind through finally
     run(resolve(argv))
 
 

@@ -52,13 +52,13 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def start_gateway(*args: str, env: dict | None = None, ready_timeout: float = 60.0):
+def start_gateway(*args: str, env: dict | None = None, ready_timeout: float = 60.0, preexec_fn=None):
     port = free_port()
     log = tempfile.TemporaryFile(prefix="gateway-", suffix=".log")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     child_env.update(env or {})
     process = start_in_session([sys.executable, "-m", "sanic_app", "--port", str(port), *args],
-                               cwd=REPO, env=child_env, log=log)
+                               cwd=REPO, env=child_env, log=log, preexec_fn=preexec_fn)
     gateway = Gateway(process, port, log)
     try:
         wait_ready(process, gateway.answers, ready_timeout, what="gateway",

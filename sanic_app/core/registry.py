@@ -27,6 +27,16 @@ def default_addresses(settings: Settings, specs: dict[str, ModelConfig]) -> tupl
     return named.pop() if len(named) == 1 else None
 
 
+def default_tls(settings: Settings, specs: dict[str, ModelConfig]):
+    """The TLS of the default target: --target's flags, or that of the one backend every spec names."""
+    if settings.target:
+        return settings.target_tls_spec
+    if settings.embedded_target:
+        return None
+    named = {(s.target.addresses, s.target.tls) for s in specs.values() if s.target is not None}
+    return named.pop()[1] if len(named) == 1 else None
+
+
 class ModelRegistry:
     def __init__(self, settings: Settings, specs: dict[str, ModelConfig], *, limits: Limits,
                  executor: Executor | None = None):
@@ -34,6 +44,7 @@ class ModelRegistry:
         self.limits = limits
         self.specs = specs
         self.default_addresses = default_addresses(settings, specs)
+        self.default_tls = default_tls(settings, specs)
         self.executor = executor
         self.upstreams = UpstreamPool(settings.max_message_bytes)
         self.metadata = MetadataCache(settings.metadata_ttl_s)
@@ -43,13 +54,13 @@ class ModelRegistry:
     def upstream_for(self, name: str) -> Upstream:
         spec = self.specs.get(name)
         if spec is not None and spec.target is not None:
-            return self.upstreams.get(spec.target.addresses)
+            return self.upstreams.get(spec.target.addresses, spec.target.tls)
         if spec is None and not self.settings.passthrough:
             raise NotFound(f"Servable not found for request: model {name!r} is not configured "
                            f"(configured: {', '.join(self.specs) or 'none'})")
         if self.default_addresses is None:
             raise no_backend(name)
-        return self.upstreams.get(self.default_addresses)
+        return self.upstreams.get(self.default_addresses, self.default_tls)
 
     def deadline_for(self, name: str) -> float:
         spec = self.specs.get(name)

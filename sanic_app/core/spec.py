@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import orjson
 
+from sanic_app.core.tls import TlsSpec
 from sanic_app.errors import SpecError
 
 IMAGE_DTYPES = ("float32", "float16", "uint8")
@@ -98,6 +99,7 @@ class OutputSpec:
 class TargetSpec:
     addresses: tuple[str, ...]
     deadline_ms: int | None = None
+    tls: TlsSpec | None = None  # sanic_app/core/tls.py
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,18 @@ def _address(r: _Reader, node, path: str) -> str:
         r.fail(path, str(exc))
 
 
+def _tls(r: _Reader, node, base: Path) -> TlsSpec | None:
+    if node is None:
+        return None
+    node = r.obj(node, "target.tls", ("ca", "cert", "key", "server_name"))
+    paths = {k: r.string(node.get(k), f"target.tls.{k}", nullable=True) for k in ("ca", "cert", "key")}
+    paths = {k: None if v is None else str(base / v) for k, v in paths.items()}
+    tls = TlsSpec(**paths, server_name=r.string(node.get("server_name"), "target.tls.server_name", nullable=True))
+    for field_name, why in tls.problems():
+        r.fail(f"target.tls.{field_name}", why)
+    return tls
+
+
 def parse_spec(doc: Any, file: str = "<spec>", base: Path | None = None) -> ModelConfig:
     """Validate a decoded spec document; labels paths are relative to ``base``."""
     r = _Reader(file)
@@ -337,13 +351,13 @@ def parse_spec(doc: Any, file: str = "<spec>", base: Path | None = None) -> Mode
 
     target = None
     if "target" in doc:
-        node = r.obj(doc["target"], "target", ("addresses", "deadline_ms"), required=("addresses",))
+        node = r.obj(doc["target"], "target", ("addresses", "deadline_ms", "tls"), required=("addresses",))
         addresses = node["addresses"]
         if not isinstance(addresses, list) or not addresses:
             r.fail("target.addresses", "must be a non-empty array of \"host:port\" strings")
         addrs = tuple(_address(r, a, f"target.addresses[{i}]") for i, a in enumerate(addresses))
         deadline = r.integer(node.get("deadline_ms"), "target.deadline_ms", minimum=1, nullable=True)
-        target = TargetSpec(addrs, deadline)
+        target = TargetSpec(addrs, deadline, _tls(r, node.get("tls"), base))
 
     inputs_node = doc["inputs"]
     if not isinstance(inputs_node, dict) or not inputs_node:

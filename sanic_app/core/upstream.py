@@ -15,6 +15,8 @@ import random
 import grpc
 
 from sanic_app.core.backend_target import is_uri
+from sanic_app.core import tls as tlsmod
+from sanic_app.core.tls import TlsSpec
 from sanic_app.errors import from_grpc
 from sanic_app.protos import CLASSIFY, GET_MODEL_METADATA, GET_MODEL_STATUS, PREDICT, REGRESS
 
@@ -86,11 +88,12 @@ def never_sent(err: grpc.RpcError) -> bool:
 class Upstream:
     """Channels to one set of TF Serving addresses; create only inside a running worker."""
 
-    def __init__(self, addresses: tuple[str, ...], *, max_message_bytes: int):
+    def __init__(self, addresses: tuple[str, ...], *, max_message_bytes: int, tls: TlsSpec | None = None):
         self.addresses = tuple(addresses)
         self.targets = channel_targets(self.addresses)
-        self._channels = [grpc.aio.insecure_channel(t, options=channel_options(max_message_bytes))
-                          for t in self.targets]
+        self.tls = tls
+        self._tls_failures = tlsmod.FailureLog(",".join(self.addresses)) if tls is not None else None
+        self._channels = [self._channel(t, max_message_bytes) for t in self.targets]
         self._methods = [
             {
                 path: ch.unary_unary(path, request_serializer=None, response_deserializer=None)
@@ -99,6 +102,21 @@ class Upstream:
             for ch in self._channels
         ]
         self._next = itertools.cycle(range(len(self._channels)))
+
+    def _channel(self, target: str, max_message_bytes: int):
+        options = channel_options(max_message_bytes)
+        if self.tls is None:
+            return grpc.aio.insecure_channel(target, options=options)
+        return grpc.aio.secure_channel(target, tlsmod.channel_credentials(self.tls),
+                                       options=options + tlsmod.channel_options(self.tls))
+
+    def _failed(self, err: grpc.RpcError):
+        if self._tls_failures is not None:
+            try:
+                self._tls_failures.note(err.details() or "")
+            except Exception:
+                pass
+        return from_grpc(err, ",".join(self.addresses))
 
     async def call(self, path: str, request: bytes, timeout: float) -> bytes:
         """One raw unary call; grpc errors become UpstreamError with TF Serving's code."""
@@ -110,13 +128,13 @@ class Upstream:
         except grpc.RpcError as err:
             backoff = RETRY_BACKOFF_S * random.uniform(0.8, 1.2)
             if not never_sent(err) or deadline - loop.time() < 2 * backoff:
-                raise from_grpc(err, ",".join(self.addresses)) from None
+                raise self._failed(err) from None
         await asyncio.sleep(backoff)
         index = next(self._next)
         try:
             return await self._methods[index][path](request, timeout=deadline - loop.time())
         except grpc.RpcError as err:
-            raise from_grpc(err, ",".join(self.addresses)) from None
+            raise self._failed(err) from None
 
     async def predict(self, request: bytes, timeout: float) -> bytes:
         return await self.call(PREDICT, request, timeout)
@@ -131,13 +149,13 @@ class UpstreamPool:
 
     def __init__(self, max_message_bytes: int):
         self._max_message_bytes = max_message_bytes
-        self._by_addresses: dict[tuple[str, ...], Upstream] = {}
+        self._by_addresses: dict[tuple, Upstream] = {}
 
-    def get(self, addresses: tuple[str, ...]) -> Upstream:
-        upstream = self._by_addresses.get(addresses)
+    def get(self, addresses: tuple[str, ...], tls: TlsSpec | None = None) -> Upstream:
+        upstream = self._by_addresses.get((addresses, tls))
         if upstream is None:
-            upstream = Upstream(addresses, max_message_bytes=self._max_message_bytes)
-            self._by_addresses[addresses] = upstream
+            upstream = Upstream(addresses, max_message_bytes=self._max_message_bytes, tls=tls)
+            self._by_addresses[(addresses, tls)] = upstream
         return upstream
 
     async def close(self) -> None:

@@ -16,10 +16,10 @@ from sanic_app.config import Settings
 from sanic_app.core.limits import Limits, apply_pillow_limit
 from sanic_app.core.registry import ModelRegistry
 from sanic_app.core.spec import ModelConfig, load_specs
-from sanic_app.http import docs, errors, health, tfserving, v2
+from sanic_app.http import auth, cors, docs, errors, health, tfserving, v2
 from sanic_app.http import metrics as http_metrics
 from sanic_app.ops import logging as applog
-from sanic_app.ops import modes, readiness
+from sanic_app.ops import edge, lifecycle, modes, readiness
 from sanic_app.ops.admission import Admission
 from sanic_app.ops.allocator import tune_allocator
 from sanic_app.ops.memory import release_when_idle
@@ -33,10 +33,12 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
     app.config.REQUEST_MAX_SIZE = limits.max_body_bytes
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    edge.configure(app, settings)
     app.ctx.settings = settings
     app.ctx.specs = specs
     apply_pillow_limit(limits)
     _routes(app)
+    cors.install(app, settings)  # after every route: each gets its preflight
     _middleware(app, settings, limits)
     _listeners(app, settings)
     app.exception(SanicPayloadTooLarge)(errors.body_too_large)
@@ -63,6 +65,7 @@ def _middleware(app: Sanic, settings: Settings, limits: Limits) -> None:
     """Request hooks, outermost first (higher priority runs first on the way in)."""
     app.on_request(http_metrics.start_timer, priority=1000)
     app.on_response(http_metrics.record, priority=-1000)
+    auth.install(app, settings)  # before admission: a caller without a key takes no slot
     admission = Admission(limits.max_in_flight, on_change=http_metrics.in_flight_changed)
     app.ctx.in_flight = admission.limiter
     app.signal("http.routing.after")(admission.admit)  # before the body is read
@@ -83,11 +86,20 @@ def _middleware(app: Sanic, settings: Settings, limits: Limits) -> None:
 
 
 def _listeners(app: Sanic, settings: Settings) -> None:
+    app.before_server_start(lifecycle.watch_for_lost_stop)  # first: a stop may come at once
+    app.before_server_start(_follow_parent)
+    app.before_server_start(edge.open_book)
+    app.before_server_stop(lifecycle.mark_stopping)
     app.before_server_start(http_metrics.bind_worker)
     app.before_server_start(start_worker)
     app.after_server_stop(stop_worker)
+    app.after_server_stop(edge.close_book)
     app.after_server_stop(applog.flush_lines)
     app.after_server_stop(http_metrics.unbind_worker)
+
+
+async def _follow_parent(app: Sanic) -> None:
+    lifecycle.worker_follows_parent()  # a killed main process leaves no worker behind
 
 
 async def start_worker(app: Sanic) -> None:

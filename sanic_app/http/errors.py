@@ -6,7 +6,7 @@ come back (Retry-After).
 """
 from __future__ import annotations
 
-from sanic.exceptions import SanicException
+from sanic.exceptions import MethodNotAllowed, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import raw
 
@@ -18,9 +18,16 @@ JSON = "application/json"
 
 class JsonErrorHandler(ErrorHandler):
     def default(self, request, exception):
+        extra = None
         if isinstance(exception, SanicException):
             status = getattr(exception, "status_code", 500) or 500
             message = str(exception) or type(exception).__name__
+            extra = getattr(exception, "headers", None)  # WWW-Authenticate, Retry-After, Allow
+            if isinstance(exception, MethodNotAllowed) and request is not None \
+                    and request.path.startswith("/v1/"):
+                # TF Serving's REST handler answers any method its /v1 routes do not take
+                # with InvalidArgument "Malformed request: <METHOD> <path>", i.e. 400.
+                status, message, extra = 400, f"Malformed request: {request.method} {request.path}", None
         else:
             err = from_exception(exception)
             status, message = err.status, err.message
@@ -29,11 +36,18 @@ class JsonErrorHandler(ErrorHandler):
             if isinstance(err, UpstreamError):
                 http_metrics.count_backend_error(request, err.code)
         headers = {"Retry-After": "1"} if status in (429, 503) else None
+        if extra:
+            headers = {**(headers or {}), **extra}
         return raw(error_body(message), status=status, content_type=JSON, headers=headers)
 
 
 async def body_too_large(request, exception):
-    """Sanic refuses a body past REQUEST_MAX_SIZE; say which limit, as our other 413s do."""
+    """Sanic refuses a body past REQUEST_MAX_SIZE, or a head past REQUEST_MAX_HEADER_SIZE
+    (then 431, as for too many header fields); say which limit, as our other 413s do."""
+    if "header" in str(exception).lower():
+        limit = request.app.config.REQUEST_MAX_HEADER_SIZE
+        return raw(error_body(f"request head is larger than the limit of {limit} bytes"), status=431,
+                   content_type=JSON)
     limit = request.app.config.REQUEST_MAX_SIZE
     return raw(error_body(f"request body is larger than the limit of {limit} bytes"), status=413,
                content_type=JSON)

@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+import grpc
+
 from .registry import Registry
 from .service import BackendService
 
@@ -59,12 +61,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="thread pool (default; faster for 1 MB requests on 2 cores) or grpc.aio")
     parser.add_argument("--grpc_workers", type=int, default=32,
                         help="threads serving RPCs with --grpc_impl sync")
+    parser.add_argument("--ssl_cert", default=None,
+                        help="serve TLS with this certificate chain (PEM; needs --ssl_key)")
+    parser.add_argument("--ssl_key", default=None, help="private key (PEM) of --ssl_cert")
+    parser.add_argument("--ssl_client_ca", default=None,
+                        help="require client certificates signed by these roots (mTLS)")
     parser.add_argument("--parent_pid", type=int, default=None,
                         help="exit when this process is gone (LocalServe passes its own pid)")
     args = parser.parse_args(argv)
     if args.model_config_file:
         parser.error("--model_config_file is not supported; use --model_name/--model_base_path "
                      "and --null_model")
+    if bool(args.ssl_cert) != bool(args.ssl_key) or (args.ssl_client_ca and not args.ssl_cert):
+        parser.error("--ssl_cert and --ssl_key go together; --ssl_client_ca needs them")
     if args.grpc_workers < 1:
         parser.error("--grpc_workers must be >= 1")
     if args.delay_ms < 0:
@@ -139,10 +148,25 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _credentials(args):
+    """grpc server credentials for --ssl_cert/--ssl_key (and --ssl_client_ca), else None."""
+    if not args.ssl_cert:
+        return None
+    with open(args.ssl_cert, "rb") as cert, open(args.ssl_key, "rb") as key:
+        pair = (key.read(), cert.read())
+    client_ca = None
+    if args.ssl_client_ca:
+        with open(args.ssl_client_ca, "rb") as ca:
+            client_ca = ca.read()
+    return grpc.ssl_server_credentials([pair], root_certificates=client_ca,
+                                       require_client_auth=client_ca is not None)
+
+
 async def _serve_aio(service, args, registry) -> None:
     from .server import build_aio_server
 
-    server, port = build_aio_server(service, _address(args.host, args.port), args.delay_ms)
+    server, port = build_aio_server(service, _address(args.host, args.port), args.delay_ms,
+                                    _credentials(args))
     if not port:
         raise OSError(f"cannot bind {args.host}:{args.port}")
     _bind_socket(server, args.grpc_socket_path)
@@ -160,7 +184,7 @@ def _serve_sync(service, args, registry) -> None:
     from .server import build_sync_server
 
     server, port = build_sync_server(service, _address(args.host, args.port), args.delay_ms,
-                                     args.grpc_workers)
+                                     args.grpc_workers, _credentials(args))
     if not port:
         raise OSError(f"cannot bind {args.host}:{args.port}")
     _bind_socket(server, args.grpc_socket_path)

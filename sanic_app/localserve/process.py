@@ -43,11 +43,13 @@ class LocalServe:
     """
 
     def __init__(self, *cli_args: str, startup_timeout: float = 60.0,
-                 stop_timeout: float = 5.0, env: dict | None = None):
+                 stop_timeout: float = 5.0, env: dict | None = None, probe_credentials=None):
         self.cli_args = [str(a) for a in cli_args]
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.env = env
+        # A TLS backend (--ssl_cert) is probed through these grpc.ChannelCredentials.
+        self.probe_credentials = probe_credentials
         self.target: str | None = None
         self.socket_target: str | None = None
         self.models: list[str] = []
@@ -168,7 +170,9 @@ class LocalServe:
 
         request = status_request(self.models[0] if self.models else "")
         last_error = None
-        with grpc.insecure_channel(self.target) as channel:
+        channel = grpc.insecure_channel(self.target) if self.probe_credentials is None \
+            else grpc.secure_channel(self.target, self.probe_credentials)
+        with channel:
             call = channel.unary_unary(
                 GET_MODEL_STATUS, request_serializer=serving_pb2.GetModelStatusRequest.SerializeToString,
                 response_deserializer=serving_pb2.GetModelStatusResponse.FromString)

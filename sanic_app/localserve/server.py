@@ -89,8 +89,15 @@ def _generic_handlers(handlers_by_path):
             for name, methods in by_service.items()]
 
 
+def _bind(server, address: str, credentials) -> int:
+    """Plaintext, or TLS when ``credentials`` (grpc.ssl_server_credentials) are given."""
+    if credentials is None:
+        return server.add_insecure_port(address)
+    return server.add_secure_port(address, credentials)
+
+
 def build_sync_server(service: BackendService, address: str, delay_ms: float = 0,
-                      max_workers: int = 32):
+                      max_workers: int = 32, credentials=None):
     """A grpc.server with a thread pool; returns (server, bound port)."""
 
     def wrap(path, body):
@@ -107,11 +114,11 @@ def build_sync_server(service: BackendService, address: str, delay_ms: float = 0
                          options=server_options())
     server.add_generic_rpc_handlers(
         _generic_handlers({path: wrap(path, body) for path, body in _bodies(service).items()}))
-    port = server.add_insecure_port(address)
+    port = _bind(server, address, credentials)
     return server, port
 
 
-def build_aio_server(service: BackendService, address: str, delay_ms: float = 0):
+def build_aio_server(service: BackendService, address: str, delay_ms: float = 0, credentials=None):
     """A grpc.aio server (call inside a running loop); returns (server, bound port)."""
 
     def wrap(path, body):
@@ -127,5 +134,5 @@ def build_aio_server(service: BackendService, address: str, delay_ms: float = 0)
     server = grpc.aio.server(options=server_options())
     server.add_generic_rpc_handlers(
         _generic_handlers({path: wrap(path, body) for path, body in _bodies(service).items()}))
-    port = server.add_insecure_port(address)
+    port = _bind(server, address, credentials)
     return server, port

@@ -127,6 +127,9 @@ def request_fields(record: logging.LogRecord) -> dict[str, Any]:
             batch_size = getattr(getattr(request.ctx, "timings", None), "batch_size", None)
             if batch_size:
                 fields["batch_size"] = batch_size
+            key_id = getattr(request.ctx, "key_id", None)
+            if key_id:
+                fields["key_id"] = key_id
             fields["client"] = getattr(record, "host", None)
     return fields
 
@@ -333,6 +336,9 @@ def access_line(request: Request, response, transport, clock: _UtcClock) -> byte
     batch_size = getattr(timings, "batch_size", None)
     if batch_size:
         line["batch_size"] = batch_size
+    key_id = getattr(ctx, "key_id", None)  # the caller's key id (sanic_app/http/auth.py), never the key
+    if key_id:
+        line["key_id"] = key_id
     line["client"] = _client(request, transport)
     return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
 

@@ -60,6 +60,8 @@ HELP = {
     "gateway_requests_total": ("counter", "Answered requests by route, model and HTTP status."),
     "gateway_in_flight": ("gauge", "Requests being handled now (summed over live workers)."),
     "gateway_backend_errors_total": ("counter", "Failed backend calls by gRPC status code name."),
+    "gateway_connections_closed_total": ("counter", "Connections the edge closed or refused, by reason "
+                                         "(refused, evicted, head_timeout, body_timeout)."),
 }
 
 
@@ -228,6 +230,10 @@ class GatewayMetrics:
 
     def backend_error(self, model: str, code: str) -> None:
         self._counter("gateway_backend_errors_total", model=model, code=code).inc()
+
+    def connection_closed(self, reason: str) -> None:
+        """The edge (sanic_app/ops/edge.py) closed or refused a connection."""
+        self._counter("gateway_connections_closed_total", reason=reason).inc()
 
 
 _metrics: GatewayMetrics | None = None

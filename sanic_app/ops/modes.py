@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from sanic_app.ops import logging as applog
+from sanic_app.ops.edge import EdgeProtocol
 
 log = logging.getLogger("sanic_app.ops.modes")
 PACKAGE_DIRS = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "fastpack")
@@ -43,7 +44,7 @@ def serve_options(settings) -> dict:
     options = {
         "access_log": True,  # Sanic's access line is our structured access line (sanic_app.ops.logging)
         # ... written by our protocol straight from the request in production (no LogRecord)
-        "protocol": applog.AccessLineProtocol,
+        "protocol": EdgeProtocol,  # AccessLineProtocol plus the edge's deadlines and cap
         "motd": False,       # the banner is not a log line; the mode is logged instead
         "auto_reload": settings.reload,
     }

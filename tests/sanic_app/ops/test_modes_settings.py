@@ -2,6 +2,7 @@
 import pytest
 
 from sanic_app.ops import logging as applog, modes
+from sanic_app.ops.edge import EdgeProtocol
 from sanic_app.cli import parse_settings
 from sanic_app.errors import ConfigError
 
@@ -37,7 +38,8 @@ def test_serve_options_per_mode(monkeypatch):
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     production = modes.serve_options(parse_settings([], {}))
     assert production == {"access_log": True, "motd": False, "auto_reload": False,
-                          "protocol": applog.AccessLineProtocol}
+                          "protocol": EdgeProtocol}
+    assert issubclass(EdgeProtocol, applog.AccessLineProtocol)
     reload = modes.serve_options(parse_settings(["--env", "development", "--reload"], {}))
     assert reload["auto_reload"] is True
     assert {p.rsplit("/", 1)[-1] for p in reload["reload_dir"]} == {"sanic_app", "fastpack"}
