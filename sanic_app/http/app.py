@@ -38,7 +38,10 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
     app.ctx.specs = specs
     apply_pillow_limit(limits)
     _routes(app)
-    cors.install(app, settings)  # after every route: each gets its preflight
+    if settings.cors_origins:  # after every route: each gets its preflight
+        app.ctx.cors = cors.Cors(settings.cors_origins, settings.cors_max_age_s)
+        cors.add_preflights(app, app.ctx.cors)
+        app.on_response(app.ctx.cors.decorate, priority=1000)
     _middleware(app, settings, limits)
     _listeners(app, settings)
     app.exception(SanicPayloadTooLarge)(errors.body_too_large)
@@ -65,7 +68,9 @@ def _middleware(app: Sanic, settings: Settings, limits: Limits) -> None:
     """Request hooks, outermost first (higher priority runs first on the way in)."""
     app.on_request(http_metrics.start_timer, priority=1000)
     app.on_response(http_metrics.record, priority=-1000)
-    auth.install(app, settings)  # before admission: a caller without a key takes no slot
+    caller_check = app.ctx.auth = auth.Auth.from_settings(settings)  # None: no credentials set
+    if caller_check is not None:  # before admission: a caller without a key takes no slot
+        app.signal("http.routing.after", priority=10)(caller_check.check)
     admission = Admission(limits.max_in_flight, on_change=http_metrics.in_flight_changed)
     app.ctx.in_flight = admission.limiter
     app.signal("http.routing.after")(admission.admit)  # before the body is read

@@ -97,11 +97,3 @@ class Auth:
             if wait:
                 raise RateLimited(f"rate limit of {self.limiter.rate:g} requests/s for {key_id} "
                                   f"exceeded; retry in {wait} s", headers={"Retry-After": str(wait)})
-
-
-def install(app, settings) -> None:
-    """App factory: the check before admission (both on ``http.routing.after``)."""
-    auth = Auth.from_settings(settings)
-    app.ctx.auth = auth
-    if auth is not None:
-        app.signal("http.routing.after", priority=10)(auth.check)

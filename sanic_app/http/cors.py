@@ -54,15 +54,11 @@ class Cors:
         return preflight
 
 
-def install(app, settings) -> None:
-    """App factory, after every route is added: preflight routes and the response hook."""
-    if not settings.cors_origins:
-        return
-    cors = app.ctx.cors = Cors(settings.cors_origins, settings.cors_max_age_s)
+def add_preflights(app, cors: Cors) -> None:
+    """An OPTIONS route beside every route that has none (call after every route is added)."""
     by_uri: dict[str, set[str]] = {}
     for route in app.router.routes:
         by_uri.setdefault(route.uri, set()).update(route.methods)
     for number, (uri, methods) in enumerate(sorted(by_uri.items())):
         if "OPTIONS" not in methods:
             app.add_route(cors.preflight_for(methods), uri, methods=["OPTIONS"], name=f"cors_preflight_{number}")
-    app.on_response(cors.decorate, priority=1000)
