@@ -56,6 +56,10 @@ def _fmt_shape(shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+# The array kinds of JSON values a tensor of each dtype kind takes (float takes integers too).
+_JSON_KINDS_FOR = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}
+
+
 def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
     """JSON numbers -> array of the spec's dtype; no silent float->int or string->number casts."""
     try:
@@ -64,8 +68,7 @@ def numeric_array(value, spec: InputSpec, where: str) -> np.ndarray:
         raise InvalidArgument(f"{where}: values do not form a regular tensor ({exc})") from None
     want = spec.dtype
     kind = arr.dtype.kind
-    allowed = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}.get(want.kind, "")
-    if kind not in allowed:
+    if kind not in _JSON_KINDS_FOR.get(want.kind, ""):
         got = {"U": "strings", "S": "raw bytes", "O": "mixed or non-numeric values",
                "f": "floating-point numbers", "b": "booleans", "i": "integers", "u": "integers"}.get(kind, str(arr.dtype))
         raise InvalidArgument(f"{tf_type_error(value, want)}{where}: expected {want.name} values, got {got}")

@@ -62,24 +62,29 @@ def tf_type_error(value, want: np.dtype) -> str:
 # (2^24 - 1 for float, 2^53 - 1 for double) and finite decimals beyond float's range.
 _LOSSLESS_INT = {4: 2**24 - 1, 8: 2**53 - 1}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_max, _min = np.maximum.reduce, np.minimum.reduce
 
 
 def check_lossless(arr: np.ndarray, want: np.dtype, where: str) -> None:
-    name = _TF_DTYPE_NAMES.get(want.name, want.name)
+    # Per request on every numeric input: ufunc reductions (not arr.max(), which goes through
+    # numpy's Python wrappers) and the dtype's name only when a message needs it.
     if arr.dtype.kind in "iu":
         limit = _LOSSLESS_INT[want.itemsize]
-        if int(arr.max()) > limit or int(arr.min()) < -limit:
+        if int(_max(arr, axis=None)) > limit or int(_min(arr, axis=None)) < -limit:
+            name = _TF_DTYPE_NAMES.get(want.name, want.name)
             bad = int(arr.flat[np.flatnonzero((arr > limit) | (arr < -limit))[0]])
             raise InvalidArgument(f"Cannot convert JSON value: {bad} to {name} without loss of "
                                   f"precision. ({where}: integers beyond {limit} are not exact in {want.name})")
         return
     if want.itemsize != 4:
         return
-    if np.abs(arr).max() <= _FLOAT32_MAX:  # false also for NaN and Infinity: look closer
+    # false also for NaN (and past the range for Infinity): look closer
+    if _max(arr, axis=None) <= _FLOAT32_MAX and _min(arr, axis=None) >= -_FLOAT32_MAX:
         return
     finite = np.isfinite(arr)
     over = finite & (np.abs(np.where(finite, arr, 0.0)) > _FLOAT32_MAX)
     if over.any():
+        name = _TF_DTYPE_NAMES.get(want.name, want.name)
         bad = float64_text(arr.flat[np.flatnonzero(over)[0]]).decode()
         raise InvalidArgument(f"Cannot convert JSON value: {bad} to {name} without loss of precision. "
                               f"({where}: beyond float32's range)")

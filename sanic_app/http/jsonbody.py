@@ -24,6 +24,7 @@ _NONFINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float(
 _FOLD = 0x20
 _OPEN_FOLDED, _CLOSE_FOLDED = 0x7B, 0x7D
 _QUOTE, _BACKSLASH = 0x22, 0x5C
+_SMALL_BODY = 4096  # bytes; where bytes.count stops beating numpy for the bracket count
 
 
 def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
@@ -64,9 +65,13 @@ def json_depth(body: bytes | bytearray | memoryview) -> int:
 
 def check_json_depth(body: bytes | bytearray | memoryview, max_depth: int) -> None:
     """Refuse JSON nested deeper than ``max_depth`` (400), cheaply for ordinary bodies."""
-    data = np.frombuffer(body, dtype=np.uint8)
-    # Fast path (one pass): no more opening brackets than the limit, no deeper nesting.
-    if np.count_nonzero((data | _FOLD) == _OPEN_FOLDED) <= max_depth:
+    # Fast path: no more opening brackets than the limit, no deeper nesting. On a small body
+    # numpy's per-call overhead is most of the cost and bytes.count makes no arrays (0.2 against
+    # 1.7 us for an f32[1,8] body); past a few KB numpy's vectorised scan is the faster one.
+    if len(body) <= _SMALL_BODY and isinstance(body, (bytes, bytearray)):
+        if body.count(b"[") + body.count(b"{") <= max_depth:
+            return
+    elif np.count_nonzero((np.frombuffer(body, dtype=np.uint8) | _FOLD) == _OPEN_FOLDED) <= max_depth:
         return
     depth = json_depth(body)
     if depth > max_depth:

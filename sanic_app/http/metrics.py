@@ -12,6 +12,7 @@ import time
 
 from sanic.response import raw
 
+from sanic_app.core.stages import STAGES
 from sanic_app.ops import metrics
 
 UNMATCHED_ROUTE = "unmatched"
@@ -47,7 +48,7 @@ async def record(request, response):
     if started is None:
         return
     request.ctx.metrics_started = None  # record once even if middleware runs twice on errors
-    metrics.get_metrics().observe_request(
+    (_bound if _bound is not None else metrics.get_metrics()).observe_request(
         route_label(request),
         model_label(request),
         response.status,
@@ -60,7 +61,7 @@ def stage_seconds(request) -> dict[str, float] | None:
     timings = getattr(request.ctx, "timings", None)
     if timings is None:
         return None
-    return {stage: spent for stage, spent in timings.as_dict().items() if spent > 0.0}
+    return {stage: spent for stage in STAGES if (spent := getattr(timings, stage)) > 0.0}
 
 
 def count_backend_error(request, code: str) -> None:
@@ -69,6 +70,7 @@ def count_backend_error(request, code: str) -> None:
 
 
 _in_flight = None  # this worker's gateway_in_flight cell, bound once it starts serving
+_bound = None  # this worker's GatewayMetrics, bound with it (record skips get_metrics()'s pid check)
 
 
 def in_flight_changed(delta: int) -> None:
@@ -79,12 +81,13 @@ def in_flight_changed(delta: int) -> None:
 
 async def bind_worker(app):
     """Open this worker's metric files in the run's directory, before the first request."""
-    global _in_flight
+    global _in_flight, _bound
     metrics.use_directory(app.ctx.settings.metrics_dir)
-    _in_flight = metrics.get_metrics().in_flight
+    _bound = metrics.get_metrics()
+    _in_flight = _bound.in_flight
 
 
 async def unbind_worker(app):
-    global _in_flight
-    _in_flight = None
+    global _in_flight, _bound
+    _in_flight = _bound = None
     metrics.worker_exiting()

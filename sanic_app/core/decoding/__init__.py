@@ -13,6 +13,7 @@ Untrusted bytes: the pixel count comes from the header before any pixel is decod
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -66,6 +67,14 @@ def _decode_jpeg(data: bytes, image, max_pixels: int) -> np.ndarray:
 
 
 def _decode_other(data: bytes, image, max_pixels: int):
+    # Pillow's bomb warning (MAX_IMAGE_PIXELS is our limit) raised as its error: only this path
+    # opens Pillow images, so JPEGs do not pay for (or race other decode threads on) the filters.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return _decode_with_pillow(data, image, max_pixels)
+
+
+def _decode_with_pillow(data: bytes, image, max_pixels: int):
     img = Image.open(io.BytesIO(data))
     width, height = img.size
     if width * height > max_pixels:
