@@ -123,6 +123,8 @@ setup(
             "scikit-learn>=1.4",
             # parses /metrics in tests (the gateway writes the exposition format itself)
             "prometheus-client>=0.20",
+            # the load report's plots are checked to be real PNGs (tests/bench)
+            "matplotlib>=3.8",
             # the published spec schema is checked against the shipped specs and spec.py
             "jsonschema>=4.18",
             # run modes: the profile switch, the OpenAPI check and the Dockerfile lint
