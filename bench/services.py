@@ -211,3 +211,12 @@ def all_workers_warmed(path: str, workers: int, warm_request: bytes,
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
+
+
+def null_backend(null_models: Sequence[str], log_dir: Path, *extra: str) -> Service:
+    """The embedded backend on a free port serving the given null models
+    (``name:in=dtype[dims]:out=dtype[dims]`` each), started and answering."""
+    port = free_port()
+    flags = [flag for model in null_models for flag in ("--null_model", model)]
+    argv = python_module("sanic_app.localserve", "--port", str(port), *flags, *extra)
+    return Service("backend", argv, port, log_dir=log_dir).start(timeout=60)

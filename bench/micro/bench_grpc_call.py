@@ -22,7 +22,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from bench.services import Service, free_port, python_module
+from bench.services import null_backend
 from sanic_app.core.upstream import channel_options
 from sanic_app.protos import PREDICT, serving_pb2
 
@@ -81,10 +81,7 @@ def main(argv=None) -> None:
     p.add_argument("--concurrency", type=int, default=1)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-grpc-call-") as tmp:
-        port = free_port()
-        backend = Service("backend", python_module("sanic_app.localserve", "--port", str(port),
-                                                   "--null_model", "tiny:x=float32[-1,8]:y=float32[-1,4]"),
-                          port, log_dir=Path(tmp)).start(timeout=60)
+        backend = null_backend(["tiny:x=float32[-1,8]:y=float32[-1,4]"], Path(tmp))
         try:
             figures = asyncio.run(run(backend.address, args.rounds, args.calls, args.concurrency))
         finally:

@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from bench import loadgen, procstat, scenarios
-from bench.services import REPO, Service, bench_env, free_port, http_ok, python_module
+from bench.services import REPO, Service, bench_env, free_port, http_ok, null_backend, python_module
 
 MODEL, INPUT, OUTPUT, WIDTH = "tiny", "x", "y", 8
 
@@ -135,10 +135,7 @@ def main(argv=None) -> None:
         tmp = Path(tmp)
         logs = tmp / "logs"
         logs.mkdir()
-        backend_port = free_port()
-        backend = Service("backend", python_module("sanic_app.localserve", "--port", str(backend_port),
-                                                   "--null_model", f"{MODEL}:{null_model}"),
-                          backend_port, log_dir=logs).start(timeout=60)
+        backend = null_backend([f"{MODEL}:{null_model}"], logs)
         gateways = []
         try:
             spec = write_spec(tmp, backend.address, input_spec)

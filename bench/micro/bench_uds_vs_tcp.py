@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import loadgen, procstat
 from bench.scenarios import photo_jpeg
-from bench.services import Service, bench_env, free_port, http_ok, python_module
+from bench.services import Service, bench_env, free_port, http_ok, null_backend, python_module
 
 MODEL = "inception"
 NULL = f"{MODEL}:images=float32[-1,299,299,3]:scores=float32[-1,1001]"
@@ -81,10 +81,7 @@ def main(argv=None) -> None:
         logs = tmp / "logs"
         logs.mkdir()
         socket_path = tmp / "tfserving.sock"
-        backend_port = free_port()
-        backend = Service("backend", python_module("sanic_app.localserve", "--port", str(backend_port),
-                                                   "--grpc_socket_path", str(socket_path), "--null_model", NULL),
-                          backend_port, log_dir=logs).start(timeout=60)
+        backend = null_backend([NULL], logs, "--grpc_socket_path", str(socket_path))
         gateways = []
         try:
             for name, target in (("tcp", backend.address), ("socket", f"unix:{socket_path}")):

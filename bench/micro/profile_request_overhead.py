@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import loadgen, procstat, profile
 from bench.micro.bench_request_overhead import MODEL, SCENARIOS, start_gateway, write_spec
-from bench.services import Service, free_port, python_module
+from bench.services import null_backend
 
 IDLE_LEAVES = ("epoll_wait ", "epoll_pwait ")
 # (category, substrings of a frame); first match wins, tried against every frame of a stack.
@@ -87,10 +87,7 @@ def main(argv=None) -> None:
         tmp = Path(tmp)
         logs = tmp / "logs"
         logs.mkdir()
-        port = free_port()
-        backend = Service("backend", python_module("sanic_app.localserve", "--port", str(port),
-                                                   "--null_model", f"{MODEL}:{null_model}"),
-                          port, log_dir=logs).start(timeout=60)
+        backend = null_backend([f"{MODEL}:{null_model}"], logs)
         gateway = None
         try:
             gateway = start_gateway("tree", write_spec(tmp, backend.address, input_spec), logs, None)
