@@ -96,6 +96,12 @@ class Settings:
         default=64 * 1024 * 1024, metadata=_opt(("--max-body-bytes",), "largest request body", int)
     )
     max_batch: int = field(default=256, metadata=_opt(("--max-batch",), "most instances per request", int))
+    max_call_bytes: int = field(
+        default=8 * 1024 * 1024,
+        metadata=_opt(("--max-call-bytes",), "most input tensor bytes in one backend call: a larger "
+                      "batch goes to the backend in parts of whole rows, one after another, so a "
+                      "worker holds one part's pixels and tensors at a time", int),
+    )
     max_image_pixels: int = field(
         default=40_000_000,
         metadata=_opt(("--max-image-pixels",), "largest image (width*height) accepted, read from the header", int),
@@ -269,6 +275,7 @@ class Settings:
             (self.deadline_ms > 0, "deadline_ms", "must be > 0"),
             (self.max_body_bytes > 0, "max_body_bytes", "must be > 0"),
             (self.max_batch >= 1, "max_batch", "must be >= 1"),
+            (self.max_call_bytes >= 1, "max_call_bytes", "must be >= 1"),
             (self.max_image_pixels > 0, "max_image_pixels", "must be > 0"),
             (self.max_message_bytes >= 4 * 1024 * 1024, "max_message_bytes", "must be >= 4 MiB"),
             (0 <= self.decode_threads <= 64, "decode_threads", "must be 0..64"),

@@ -6,6 +6,7 @@ and the batch gate runs once on the normalised call before any value is decoded.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -153,12 +154,19 @@ class InputDecoder:
                              for name, spec in config.inputs.items() if spec.kind == "image"}
 
     def __call__(self, call: PredictCall) -> dict[str, Any]:
-        values = named_values(self.config, call)
-        check_batch(batch_size(self.config, call, values), self.limits)
-        return {name: self.tensor(self.config.inputs[name], values[name], call.row) for name in values}
+        """Every input tensor of the call, the whole batch at once."""
+        return self.prepare(call).tensors()
 
-    def tensor(self, spec: InputSpec, value, row: bool):
-        """One input's value -> numpy array or TensorWriter; image decoding happens here."""
+    def prepare(self, call: PredictCall) -> "Rows":
+        """The call's inputs checked (names, batch gate, numbers, shapes), images still encoded."""
+        values = named_values(self.config, call)
+        size = batch_size(self.config, call, values)
+        check_batch(size, self.limits)
+        inputs = {name: self.pending(self.config.inputs[name], values[name], call.row) for name in values}
+        return Rows(self, inputs, size, call.row)
+
+    def pending(self, spec: InputSpec, value, row: bool):
+        """One input's value -> numpy array, TensorWriter (plug-ins) or EncodedImages."""
         where = f"input {spec.name!r}"
         if spec.plugin is not None:
             try:
@@ -170,11 +178,7 @@ class InputDecoder:
         if spec.kind == "image":
             items = value if isinstance(value, list) else [value]
             if items and (is_b64(items[0]) or isinstance(items[0], (bytes, bytearray))):
-                images = [imaging.decode_image(
-                    b64_bytes(item, _where(spec, i, row)), spec.image,
-                    max_pixels=self.limits.max_image_pixels, where=_where(spec, i, row))
-                    for i, item in enumerate(items)]
-                return preprocess.image_writer(images, self.image_params[spec.name])
+                return EncodedImages(spec, items, row)
             # already-decoded pixels: the same checks as any numeric tensor
         if spec.kind == "bytes":
             arr = bytes_array(value, where)
@@ -185,6 +189,74 @@ class InputDecoder:
             raise InvalidArgument(f"{where}: expected shape {_fmt_shape(spec.shape)}, got "
                                   f"{_fmt_shape(arr.shape)} (from the {form} given)")
         return arr
+
+    def images(self, pending: "EncodedImages", lo: int, hi: int):
+        """Images ``lo:hi`` of an input decoded into an image writer; errors name the instance."""
+        spec = pending.spec
+        decoded = []
+        for i in range(lo, hi):
+            where = _where(spec, i, pending.row)
+            decoded.append(imaging.decode_image(b64_bytes(pending.items[i], where), spec.image,
+                                                max_pixels=self.limits.max_image_pixels, where=where))
+        return preprocess.image_writer(decoded, self.image_params[spec.name])
+
+
+class EncodedImages:
+    """An image input not decoded yet: its items (b64 objects or bytes), decoded by range."""
+
+    __slots__ = ("spec", "items", "row")
+
+    def __init__(self, spec: InputSpec, items: list, row: bool):
+        self.spec, self.items, self.row = spec, items, row
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class Rows:
+    """A call's checked inputs, turned into tensors for all rows or for a range of them.
+
+    Images are decoded only when their rows are asked for, so a batch sent to the backend in
+    parts (core/pipeline) never holds more than one part's pixels.
+    """
+
+    __slots__ = ("decoder", "inputs", "size", "row")
+
+    def __init__(self, decoder: InputDecoder, inputs: dict[str, Any], size: int, row: bool):
+        self.decoder, self.inputs, self.size, self.row = decoder, inputs, size, row
+
+    def tensors(self, lo: int = 0, hi: int | None = None) -> dict[str, Any]:
+        """Arrays and image writers for rows ``lo:hi`` (all rows by default)."""
+        whole = lo == 0 and (hi is None or hi >= self.size)
+        out = {}
+        for name, value in self.inputs.items():
+            if isinstance(value, EncodedImages):
+                out[name] = self.decoder.images(value, 0 if whole else lo, len(value) if whole else hi)
+            else:
+                out[name] = value if whole else value[lo:hi]
+        return out
+
+    def row_bytes(self) -> int | None:
+        """Tensor bytes per row when every input is batched along its first dimension with
+        one row per instance (so the rows can go to the backend in parts); else None."""
+        n = self.size
+        if n < 2:
+            return None
+        total = 0
+        config = self.decoder.config
+        for name, value in self.inputs.items():
+            spec = config.inputs[name]
+            if isinstance(value, EncodedImages):
+                if len(value) != n:
+                    return None
+                params = self.decoder.image_params[name]
+                total += math.prod(params.batch_shape(1)) * params.numpy_dtype.itemsize
+            elif (isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n
+                  and (spec.kind == "image" or (spec.shape and spec.shape[0] == -1))):
+                total += value.nbytes // n
+            else:  # a plug-in's writer, or an input without a batch dimension
+                return None
+        return total
 
 
 def _where(spec: InputSpec, index: int, row: bool) -> str:

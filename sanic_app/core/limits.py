@@ -28,6 +28,7 @@ class Limits:
     max_body_bytes: int = _default("max_body_bytes")
     max_image_pixels: int = _default("max_image_pixels")
     max_batch: int = _default("max_batch")
+    max_call_bytes: int = _default("max_call_bytes")
     max_json_depth: int = _default("max_json_depth")
     max_inputs: int = _default("max_inputs")
     max_in_flight: int = _default("max_in_flight")

@@ -2,7 +2,7 @@
 
     decode -> preprocess -> pack -> backend -> unpack -> postprocess
 
-(see core/stages.py). Every stage is timed into the request's StageTimings. The protocol
+(see core/stages.py); a large batch makes that trip in parts (core/parts.py). Every stage is timed into the request's StageTimings. The protocol
 adapter that made the call renders the outputs (and times that as "serialize").
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import fastpack
 from sanic_app.core import postprocess, preprocess
 from sanic_app.core.call import PredictCall
-from sanic_app.core.decode import InputDecoder
+from sanic_app.core.decode import InputDecoder, Rows
+from sanic_app.core.parts import join_rows, parts
 from sanic_app.core.limits import Limits
 from sanic_app.core.spec import ModelConfig
 from sanic_app.core.stages import StageTimings
@@ -41,18 +42,44 @@ class ModelPipeline:
         self.output_filter = tuple(config.outputs)
 
     async def predict(self, call: PredictCall, timings: StageTimings) -> dict[str, Any]:
-        """Named outputs: numpy arrays, or what the spec's post-processing made of them."""
+        """Named outputs: numpy arrays, or what the spec's post-processing made of them.
+
+        A batch whose tensors would pass ``limits.max_call_bytes`` goes to the backend in parts
+        of whole rows, one after another (see ``parts``), and their outputs are joined.
+        """
+        start = _now()
+        rows = self.build_inputs.prepare(call)
+        timings.decode += _now() - start
+        deadline = self.deadline_s if call.deadline_s is None else min(self.deadline_s, call.deadline_s)
+        spans = parts(rows, self.limits.max_call_bytes)
+        if len(spans) == 1:
+            outputs = await self._call(rows, 0, rows.size, call, timings, deadline)
+        else:
+            ends = _now() + deadline
+            pieces = []
+            for lo, hi in spans:
+                pieces.append(await self._call(rows, lo, hi, call, timings, ends - _now()))
+            outputs = join_rows(pieces, spans)
+        t4 = _now()
+        if not call.postprocess:
+            timings.postprocess += _now() - t4
+            return outputs
+        shaped = {name: self._postprocess(name, arr) for name, arr in outputs.items()}
+        timings.postprocess += _now() - t4
+        return shaped
+
+    async def _call(self, rows: Rows, lo: int, hi: int, call: PredictCall, timings: StageTimings,
+                    timeout: float) -> dict[str, np.ndarray]:
+        """Rows ``lo:hi`` through decode, preprocess, pack, backend and unpack."""
         start = _now()
         if self._decode_off_loop:
-            tensors = await asyncio.get_running_loop().run_in_executor(self.executor, self.build_inputs, call)
+            tensors = await asyncio.get_running_loop().run_in_executor(self.executor, rows.tensors, lo, hi)
         else:
-            tensors = self.build_inputs(call)
+            tensors = rows.tensors(lo, hi)
         t = _now()
         timings.decode += t - start
 
         writers = preprocess.timed(tensors)
-        shape = next(iter(writers.values())).shape
-        timings.batch_size = int(shape[0]) if len(shape) else 1
         cfg = self.config
         pinned = call.version is not None or call.label is not None
         request = fastpack.encode_predict_request(
@@ -64,24 +91,21 @@ class ModelPipeline:
         )
         t2 = _now()
         kernel = preprocess.kernel_seconds(writers)
+        shape = next(iter(writers.values())).shape
+        timings.batch_size += int(shape[0]) if len(shape) else 1
+        del tensors, writers  # the decoded pixels are in the request bytes now
         timings.preprocess += kernel
         timings.pack += (t2 - t) - kernel
 
-        deadline = self.deadline_s if call.deadline_s is None else min(self.deadline_s, call.deadline_s)
-        response = await self.upstream.predict(request, deadline)
+        timings.backend_calls += 1
+        response = await self.upstream.predict(request, timeout)
+        del request
         t3 = _now()
         timings.backend += t3 - t2
 
         outputs, _ = fastpack.decode_predict_response(response)
-        t4 = _now()
-        timings.unpack += t4 - t3
-
-        if not call.postprocess:
-            timings.postprocess += _now() - t4
-            return outputs
-        shaped = {name: self._postprocess(name, arr) for name, arr in outputs.items()}
-        timings.postprocess += _now() - t4
-        return shaped
+        timings.unpack += _now() - t3
+        return outputs
 
     def _postprocess(self, name: str, arr: np.ndarray):
         spec = self.config.outputs.get(name)

@@ -19,12 +19,13 @@ STAGES = ("decode", "preprocess", "pack", "backend", "unpack", "postprocess", "s
 class StageTimings:
     """Seconds spent per stage for one request (zero for stages it did not reach)."""
 
-    __slots__ = STAGES + ("batch_size",)
+    __slots__ = STAGES + ("batch_size", "backend_calls")
 
     def __init__(self):
         for name in STAGES:
             setattr(self, name, 0.0)
         self.batch_size = 0
+        self.backend_calls = 0  # more than one when a large batch went in parts (core/parts)
 
     def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in STAGES}

@@ -127,6 +127,9 @@ def request_fields(record: logging.LogRecord) -> dict[str, Any]:
             batch_size = getattr(getattr(request.ctx, "timings", None), "batch_size", None)
             if batch_size:
                 fields["batch_size"] = batch_size
+            calls = getattr(getattr(request.ctx, "timings", None), "backend_calls", 0)
+            if calls > 1:
+                fields["backend_calls"] = calls
             key_id = getattr(request.ctx, "key_id", None)
             if key_id:
                 fields["key_id"] = key_id
@@ -336,6 +339,9 @@ def access_line(request: Request, response, transport, clock: _UtcClock) -> byte
     batch_size = getattr(timings, "batch_size", None)
     if batch_size:
         line["batch_size"] = batch_size
+    calls = getattr(timings, "backend_calls", 0)
+    if calls > 1:  # the batch went to the backend in parts (core/parts.py)
+        line["backend_calls"] = calls
     key_id = getattr(ctx, "key_id", None)  # the caller's key id (sanic_app/http/auth.py), never the key
     if key_id:
         line["key_id"] = key_id
