@@ -2,7 +2,7 @@
 growth bends, the knee (a continuous two-segment "hinge" fit). Pure numpy, so the report's
 sentences come from the data and can be unit-tested.
 
-The rows span two orders of magnitude (1 to 64 images, 1 to 256 connections), so the fits
+The rows span two orders of magnitude (1 to 256 images, 1 to 256 connections), so the fits
 minimise *relative* residuals (each point weighted by 1/|y|): an ordinary fit would be decided
 by the largest points alone and could give a negative fixed cost.
 """

@@ -1,6 +1,7 @@
 """How the gateway's cost grows: one short closed-loop window per point along four rows.
 
-- batch: 1 to 64 different 500x375 JPEGs in one request (and memory per worker at each size);
+- batch: 1 to 256 (the default batch limit) different 500x375 JPEGs in one request (and memory
+  per worker at each size);
 - pixels: one JPEG of 0.1 to 12 megapixels (4:3);
 - concurrency: the 500x375 JPEG at 1 to 256 connections;
 - workers: the 500x375 JPEG with 1 to the machine's cores worker processes (a fresh gateway each).
@@ -23,7 +24,7 @@ from bench import contenders, procstat, scenarios
 from bench.measure import measure, probe
 from bench.services import Service
 
-BATCHES = (1, 2, 4, 8, 16, 32, 64)
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 MEGAPIXELS = (0.1, 0.5, 1, 2, 4, 8, 12)
 CONNECTIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 ROW_NAMES = ("batch", "pixels", "concurrency", "workers")

@@ -51,4 +51,6 @@ def call_from_request(request, model: str, version, label, limits: Limits) -> Pr
         return call_from_multipart(request.form, request.files, model, version, label, limits)
     # TF Serving reads any other body as JSON whatever its Content-Type (curl -d sends
     # x-www-form-urlencoded), so existing clients keep working.
-    return call_from_json(request.body, model, version, label, limits)
+    call = call_from_json(request.body, model, version, label, limits)
+    request.body = b""  # parsed: its strings hold the values now, so the raw copy need not stay
+    return call
