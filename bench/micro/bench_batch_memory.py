@@ -12,7 +12,8 @@ bench_request_overhead) serve one null backend: "parts" with the default ``--max
 and "whole" with a budget larger than any batch (and a gRPC message limit raised to match).
 For each batch size, alternating the two, the worker's peak RSS (VmHWM, reset first) is read
 over sequential requests (``--images`` images in all, at least ``--requests`` requests) of that many different 500x375 JPEGs, with CPU ms per
-image and minor page faults per request from /proc. After the largest batch each worker idles
+image and minor page faults per request from /proc, and the median wall time per request
+(``--backend-delay-ms`` stands in for a model's compute: each part then waits for it). After the largest batch each worker idles
 ``--idle-s`` seconds and its RSS is read again. Prints a table and one JSON object.
 """
 from __future__ import annotations
@@ -47,7 +48,9 @@ def start(name: str, spec: Path, logs: Path, extra: tuple[str, ...]) -> Service:
     return Service(name, argv, port, env=bench_env(), log_dir=logs).start(ready=http_ok("/healthz"))
 
 
-def post(svc: Service, payload: bytes) -> None:
+def post(svc: Service, payload: bytes) -> float:
+    """One request; its wall time in ms."""
+    start = time.perf_counter()
     conn = http.client.HTTPConnection(svc.host, svc.port, timeout=120)
     try:
         conn.request("POST", f"/v1/models/{MODEL}:predict", payload, {"Content-Type": "application/json"})
@@ -57,6 +60,7 @@ def post(svc: Service, payload: bytes) -> None:
             raise SystemExit(f"{svc.name}: {answer.status} {text[:300]!r}; see {svc.log_path}")
     finally:
         conn.close()
+    return (time.perf_counter() - start) * 1000.0
 
 
 def point(svc: Service, payload: bytes, n: int, requests: int) -> dict:
@@ -64,12 +68,12 @@ def point(svc: Service, payload: bytes, n: int, requests: int) -> dict:
     post(svc, payload)  # warm: the first request of a size maps its buffers
     procstat.reset_peak_rss(pid)
     before = procstat.sample(pid)
-    for _ in range(requests):
-        post(svc, payload)
+    wall = [post(svc, payload) for _ in range(requests)]
     after = procstat.sample(pid)
     return {"peak_mb": procstat.peak_rss_bytes(pid) / MIB, "rss_mb": after.rss_bytes / MIB,
             "cpu_ms_per_image": (after.cpu_s - before.cpu_s) * 1000.0 / (requests * n),
-            "faults_per_request": (after.minflt - before.minflt) / requests}
+            "faults_per_request": (after.minflt - before.minflt) / requests,
+            "latency_ms": statistics.median(wall)}
 
 
 def main(argv=None) -> int:
@@ -80,6 +84,8 @@ def main(argv=None) -> int:
                    "for small batches: /proc's CPU times count 10 ms ticks)")
     p.add_argument("--rounds", type=int, default=2, help="sweeps; medians over them")
     p.add_argument("--idle-s", type=float, default=5.0)
+    p.add_argument("--backend-delay-ms", type=float, default=0.0,
+                   help="the null backend answers each call this much later (a model's compute)")
     args = p.parse_args(argv)
     batches = [int(b) for b in args.batches.split(",")]
     jpegs = [scenarios.photo_jpeg(500, 375, seed=s) for s in range(16)]
@@ -87,7 +93,8 @@ def main(argv=None) -> int:
     idle: dict[str, list[float]] = {"parts": [], "whole": []}
     with tempfile.TemporaryDirectory(prefix="bench-batch-memory-") as tmp:
         logs = Path(tmp)
-        backend = null_backend([f"{MODEL}:{INPUT}=float32[-1,299,299,3]:{OUTPUT}=float32[-1,1000]"], logs)
+        backend = null_backend([f"{MODEL}:{INPUT}=float32[-1,299,299,3]:{OUTPUT}=float32[-1,1000]"], logs,
+                               "--delay_ms", str(args.backend_delay_ms))
         gateways = {}
         try:
             spec = write_spec(logs, backend.address, IMAGE_INPUT)
@@ -101,7 +108,8 @@ def main(argv=None) -> int:
                         results[name].setdefault(n, []).append(r)
                         print(f"round {rnd + 1} batch {n:3d} {name:5s}: peak {r['peak_mb']:6.1f} MB, "
                               f"rss {r['rss_mb']:6.1f} MB, {r['cpu_ms_per_image']:.2f} ms/image, "
-                              f"{r['faults_per_request']:.0f} faults/req", flush=True)
+                              f"{r['faults_per_request']:.0f} faults/req, {r['latency_ms']:.1f} ms/req",
+                              flush=True)
                 time.sleep(args.idle_s)
                 for name, svc in gateways.items():
                     idle[name].append(procstat.sample(svc.workers()[0]).rss_bytes / MIB)
@@ -112,12 +120,14 @@ def main(argv=None) -> int:
     summary = {name: {n: {k: statistics.median(r[k] for r in reps) for k in reps[0]}
                       for n, reps in by_n.items()} for name, by_n in results.items()}
     print(f"\nmedians over {args.rounds} round(s); parts = default --max-call-bytes, whole = one call")
-    print("batch | peak MB parts / whole | ms per image parts / whole (ratio) | faults/req parts / whole")
+    print("batch | peak MB parts / whole | CPU ms per image parts / whole (ratio) | faults/req parts / whole"
+          " | latency ms parts / whole (ratio)")
     for n in batches:
         a, b = summary["parts"][n], summary["whole"][n]
         print(f"{n:5d} | {a['peak_mb']:6.1f} / {b['peak_mb']:6.1f} | {a['cpu_ms_per_image']:.2f} / "
               f"{b['cpu_ms_per_image']:.2f} ({a['cpu_ms_per_image'] / b['cpu_ms_per_image']:.2f}x) | "
-              f"{a['faults_per_request']:.0f} / {b['faults_per_request']:.0f}")
+              f"{a['faults_per_request']:.0f} / {b['faults_per_request']:.0f} | {a['latency_ms']:.1f} / "
+              f"{b['latency_ms']:.1f} ({a['latency_ms'] / b['latency_ms']:.2f}x)")
     print(f"idle RSS after {args.idle_s:.0f} s, MB: parts {max(idle['parts']):.1f}, whole {max(idle['whole']):.1f}")
     print(json.dumps({"summary": summary, "idle_rss_mb": idle}))
     return 0

@@ -190,19 +190,24 @@ class InputDecoder:
                                   f"{_fmt_shape(arr.shape)} (from the {form} given)")
         return arr
 
-    def images(self, pending: "EncodedImages", lo: int, hi: int):
-        """Images ``lo:hi`` of an input decoded into an image writer; errors name the instance."""
-        spec = pending.spec
+    def images(self, pending: "EncodedImages", lo: int, hi: int, release: bool = False):
+        """Images ``lo:hi`` of an input decoded into an image writer; errors name the instance.
+        With ``release`` each item is dropped from the call once decoded (its base64 text is
+        then freed), so a batch sent in parts does not hold every image's text to the end."""
+        spec, items = pending.spec, pending.items
         decoded = []
         for i in range(lo, hi):
             where = _where(spec, i, pending.row)
-            decoded.append(imaging.decode_image(b64_bytes(pending.items[i], where), spec.image,
+            decoded.append(imaging.decode_image(b64_bytes(items[i], where), spec.image,
                                                 max_pixels=self.limits.max_image_pixels, where=where))
+            if release:
+                items[i] = None
         return preprocess.image_writer(decoded, self.image_params[spec.name])
 
 
 class EncodedImages:
-    """An image input not decoded yet: its items (b64 objects or bytes), decoded by range."""
+    """An image input not decoded yet: its items (b64 objects or bytes, the call's own list),
+    decoded by range."""
 
     __slots__ = ("spec", "items", "row")
 
@@ -226,12 +231,14 @@ class Rows:
         self.decoder, self.inputs, self.size, self.row = decoder, inputs, size, row
 
     def tensors(self, lo: int = 0, hi: int | None = None) -> dict[str, Any]:
-        """Arrays and image writers for rows ``lo:hi`` (all rows by default)."""
+        """Arrays and image writers for rows ``lo:hi`` (all rows by default). Asked for a part,
+        the part's encoded images are consumed: each range may be asked for once."""
         whole = lo == 0 and (hi is None or hi >= self.size)
         out = {}
         for name, value in self.inputs.items():
             if isinstance(value, EncodedImages):
-                out[name] = self.decoder.images(value, 0 if whole else lo, len(value) if whole else hi)
+                out[name] = (self.decoder.images(value, 0, len(value)) if whole
+                             else self.decoder.images(value, lo, hi, release=True))
             else:
                 out[name] = value if whole else value[lo:hi]
         return out

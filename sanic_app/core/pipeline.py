@@ -45,7 +45,7 @@ class ModelPipeline:
         """Named outputs: numpy arrays, or what the spec's post-processing made of them.
 
         A batch whose tensors would pass ``limits.max_call_bytes`` goes to the backend in parts
-        of whole rows, one after another (see ``parts``), and their outputs are joined.
+        of whole rows (see ``parts``) and their outputs are joined.
         """
         start = _now()
         rows = self.build_inputs.prepare(call)
@@ -53,13 +53,14 @@ class ModelPipeline:
         deadline = self.deadline_s if call.deadline_s is None else min(self.deadline_s, call.deadline_s)
         spans = parts(rows, self.limits.max_call_bytes)
         if len(spans) == 1:
-            outputs = await self._call(rows, 0, rows.size, call, timings, deadline)
+            if self._decode_off_loop:
+                loop = asyncio.get_running_loop()
+                request = await loop.run_in_executor(self.executor, self._build, rows, 0, rows.size, call, timings)
+            else:
+                request = self._build(rows, 0, rows.size, call, timings)
+            outputs = await self._send(request, deadline, timings, time_wait=True)
         else:
-            ends = _now() + deadline
-            pieces = []
-            for lo, hi in spans:
-                pieces.append(await self._call(rows, lo, hi, call, timings, ends - _now()))
-            outputs = join_rows(pieces, spans)
+            outputs = await self._in_parts(rows, spans, call, timings, _now() + deadline)
         t4 = _now()
         if not call.postprocess:
             timings.postprocess += _now() - t4
@@ -68,14 +69,35 @@ class ModelPipeline:
         timings.postprocess += _now() - t4
         return shaped
 
-    async def _call(self, rows: Rows, lo: int, hi: int, call: PredictCall, timings: StageTimings,
-                    timeout: float) -> dict[str, np.ndarray]:
-        """Rows ``lo:hi`` through decode, preprocess, pack, backend and unpack."""
+    async def _in_parts(self, rows: Rows, spans: list[tuple[int, int]], call: PredictCall,
+                        timings: StageTimings, ends: float) -> dict[str, np.ndarray]:
+        """The parts in order, one at the backend while the next is decoded and packed on a
+        thread (the decoder and kernel release the GIL), so splitting costs little latency;
+        at most two parts' requests are alive at once. The parts share one deadline."""
+        loop = asyncio.get_running_loop()
+        pieces, sending = [], None
+        try:
+            for lo, hi in spans:
+                request = await loop.run_in_executor(self.executor, self._build, rows, lo, hi, call, timings)
+                if sending is not None:
+                    t = _now()
+                    pieces.append(await sending)
+                    timings.backend += _now() - t
+                sending = loop.create_task(self._send(request, ends - _now(), timings))
+                del request
+            t = _now()
+            pieces.append(await sending)
+            timings.backend += _now() - t
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+        return join_rows(pieces, spans)
+
+    def _build(self, rows: Rows, lo: int, hi: int, call: PredictCall, timings: StageTimings) -> bytes:
+        """Rows ``lo:hi`` decoded, preprocessed and packed into one PredictRequest's bytes.
+        Plain work with no event loop, so it may run on a thread."""
         start = _now()
-        if self._decode_off_loop:
-            tensors = await asyncio.get_running_loop().run_in_executor(self.executor, rows.tensors, lo, hi)
-        else:
-            tensors = rows.tensors(lo, hi)
+        tensors = rows.tensors(lo, hi)
         t = _now()
         timings.decode += t - start
 
@@ -89,22 +111,26 @@ class ModelPipeline:
             version_label=call.label if pinned else cfg.version_label,
             output_filter=call.outputs if call.outputs else self.output_filter,
         )
-        t2 = _now()
         kernel = preprocess.kernel_seconds(writers)
+        timings.preprocess += kernel
+        timings.pack += (_now() - t) - kernel
         shape = next(iter(writers.values())).shape
         timings.batch_size += int(shape[0]) if len(shape) else 1
-        del tensors, writers  # the decoded pixels are in the request bytes now
-        timings.preprocess += kernel
-        timings.pack += (t2 - t) - kernel
+        return request
 
+    async def _send(self, request: bytes, timeout: float, timings: StageTimings,
+                    time_wait: bool = False) -> dict[str, np.ndarray]:
+        """One backend call and its answer decoded. The call is timed as "backend" here when
+        ``time_wait``; parts in flight beside other work are timed by their waiter instead."""
         timings.backend_calls += 1
+        t = _now()
         response = await self.upstream.predict(request, timeout)
         del request
-        t3 = _now()
-        timings.backend += t3 - t2
-
+        if time_wait:
+            timings.backend += _now() - t
+        t = _now()
         outputs, _ = fastpack.decode_predict_response(response)
-        timings.unpack += _now() - t3
+        timings.unpack += _now() - t
         return outputs
 
     def _postprocess(self, name: str, arr: np.ndarray):

@@ -24,6 +24,7 @@ from typing import NamedTuple
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 MIB = 1 << 20
 
@@ -74,6 +75,10 @@ def tune_allocator(
         return AllocatorTuning(False, f"mallopt refused M_MMAP_THRESHOLD={mmap_threshold}")
     if not libc.mallopt(M_TRIM_THRESHOLD, int(trim_threshold)):
         return AllocatorTuning(False, f"mallopt refused M_TRIM_THRESHOLD={trim_threshold}")
+    # One arena: threads that decode and pack (parts of a large batch, --decode-threads) then
+    # reuse the same warm heap instead of each growing an arena of its own that is kept.
+    if not libc.mallopt(M_ARENA_MAX, 1):
+        return AllocatorTuning(False, "mallopt refused M_ARENA_MAX=1")
     if prefault_bytes:
         block = libc.malloc(prefault_bytes)
         if block:

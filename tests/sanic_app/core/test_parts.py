@@ -170,3 +170,63 @@ def test_rows_know_their_bytes_and_parts_cover_every_row_once():
 def test_join_rows_refuses_a_missing_output():
     with pytest.raises(UnbatchedOutput, match="output 'y' of a part of 1 rows came back with missing"):
         join_rows([{"y": np.zeros((1, 2))}, {}], [(0, 1), (1, 2)])
+
+
+class Gated(RowSums):
+    """Holds each call until the part after it has been built (or forever with ``hold``)."""
+
+    def __init__(self, pipe_log, hold=False):
+        super().__init__()
+        self.log, self.hold, self.cancelled = pipe_log, hold, 0
+
+    async def predict(self, request: bytes, timeout: float) -> bytes:
+        n = len(self.rows)
+        self.log.append(f"sent {n}")
+        try:
+            if self.hold:
+                await asyncio.Event().wait()
+            # a pipeline that built the next part only after this answer would time out here
+            await asyncio.wait_for(self._next_built(n), timeout=5.0)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.log.append(f"answered {n}")
+        return await super().predict(request, timeout)
+
+    async def _next_built(self, n):
+        while f"built {n + 1}" not in self.log and n + 1 < self.parts:
+            await asyncio.sleep(0.001)
+
+
+def logging_builds(pipe, log):
+    build = pipe._build
+
+    def logged(rows, lo, hi, call, timings):
+        request = build(rows, lo, hi, call, timings)
+        log.append(f"built {len([x for x in log if x.startswith('built')])}")
+        return request
+
+    pipe._build = logged
+
+
+def test_the_next_part_is_built_while_the_previous_one_is_at_the_backend():
+    log = []
+    upstream = Gated(log)
+    upstream.parts = 3
+    pipe, _ = pipeline(TENSOR_SPEC, max_call_bytes=2 * ROW, upstream=upstream)
+    logging_builds(pipe, log)
+    out, timings = predict(pipe, rows_call(6))
+    assert out["y"].ravel().tolist() == [4 * i + 6 for i in range(6)]
+    assert log == ["built 0", "sent 0", "built 1", "answered 0", "sent 1", "built 2", "answered 1",
+                   "sent 2", "answered 2"]
+    assert upstream.rows == [2, 2, 2] and timings.backend_calls == 3
+
+
+def test_a_failing_part_cancels_the_call_in_flight():
+    log = []
+    upstream = Gated(log, hold=True)
+    upstream.parts = 3
+    pipe, _ = pipeline(IMAGE_SPEC, max_call_bytes=2 * IMAGE_ROW, upstream=upstream)
+    with pytest.raises(InvalidArgument, match="instance 2, input 'img'"):
+        predict(pipe, image_call([1, 2, 3, 4, 5], bad=2))
+    assert log == ["sent 0"] and upstream.cancelled == 1
