@@ -60,6 +60,7 @@ def load_baseline(so_path: Path, images_path: Path):
     finally:
         sys.modules["fastpack._kernel_images"] = saved
         sys.dont_write_bytecode = dont_write
+        shutil.rmtree(folder, ignore_errors=True)  # the loaded library stays mapped
     return module
 
 
