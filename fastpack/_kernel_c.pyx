@@ -2,9 +2,11 @@
 """The image kernel in Cython: decoded uint8 pixels -> normalised tensor bytes, row by row.
 
 Same API and, on x86-64, the same bits as the numpy twin ``_kernel_py``. Work per output row:
-horizontal pass over the source rows it needs (cached, so each is done once), vertical pass,
-channel selection + ``pixel * mul + add``, then store in the output layout and dtype straight
-into the caller's buffer. ScaleAndTranslate (antialias) runs vertical-first instead, as TF does.
+horizontal pass over the source rows it needs (cached, so each is done once; bilinear reads the
+uint8 taps directly, no float copy of the row), vertical pass, channel selection +
+``pixel * mul + add``, then store in the output layout and dtype straight into the caller's
+buffer (NHWC float32 with the channels in order: vertical pass, normalisation and store in one
+loop, no scratch row). ScaleAndTranslate (antialias) runs vertical-first instead, as TF does.
 Scratch is a few rows; the GIL is released for all of it. Every table index is checked against
 the source size before the loops run, and every length against the buffers.
 """
@@ -39,6 +41,9 @@ cdef extern from "_kernel_rows.h":
         void* release
     void fp_h_lerp(const float* row, Py_ssize_t step, Py_ssize_t rc, const int32_t* index,
                    const float* weight, Py_ssize_t taps, Py_ssize_t out_w, float* out) noexcept nogil
+    void fp_h_lerp_u8(const uint8_t* row, Py_ssize_t step, Py_ssize_t rc, Py_ssize_t readable,
+                      const int32_t* index, const float* weight, Py_ssize_t taps,
+                      Py_ssize_t out_w, float* out) noexcept nogil
     void fp_h_weights(const float* row, Py_ssize_t step, Py_ssize_t rc, const int32_t* index,
                       const float* weight,
                       const int32_t* count, Py_ssize_t taps, Py_ssize_t out_w,
@@ -50,6 +55,11 @@ cdef extern from "_kernel_rows.h":
     void fp_scale(float s, float* y, Py_ssize_t n) noexcept nogil
     void fp_affine(const float* v, const float* mul, const float* add, float* out,
                    Py_ssize_t n) noexcept nogil
+    void fp_affine_store(const float* v, const float* mul, const float* add, uint8_t* dst,
+                         Py_ssize_t n) noexcept nogil
+    void fp_v_lerp_affine_store(const float* top, const float* bottom, float lerp,
+                                const float* mul, const float* add, uint8_t* dst,
+                                Py_ssize_t n) noexcept nogil
 
 from fastpack.errors import PreprocessError
 
@@ -75,6 +85,7 @@ cdef struct Job:
     const uint8_t* src
     Py_ssize_t in_h, in_w, src_c
     Py_ssize_t src_step  # bytes per source pixel: src_c, or 4 for Pillow's RGBX memory
+    Py_ssize_t src_bytes  # in_h * in_w * src_step: the fused h-pass reads no further
     int to_gray
     Py_ssize_t rc  # channels being resampled (1 after luma conversion)
     Py_ssize_t h_step  # floats per pixel in rows entering the horizontal pass: rc, or 4 (RGBX)
@@ -85,18 +96,20 @@ cdef struct Job:
     Py_ssize_t out_c
     int channel_map[3]
     int identity_map
+    int fuse_h  # bilinear h-pass straight from the uint8 row (no widened float row)
+    int direct  # NHWC float32, identity map: the affine result is stored straight into dest
     float mul[3]
     float add[3]
     int layout
     int dtype
     uint8_t* dest
     # scratch rows, each with FP_PAD spare floats at the end
-    float* frow  # in_w * h_step: a source row as floats (horizontal-first)
+    float* frow  # in_w * h_step: a source row as floats (horizontal-first, unless fuse_h)
     float* vrow  # in_w * h_step: a vertically combined row (vertical-first)
     float* row_a  # out_w * rc: cached horizontal row (slot 0)
     float* row_b  # out_w * rc: cached horizontal row (slot 1)
     float* vals  # out_w * rc: this output row, un-normalised
-    float* outrow  # out_w * out_c: normalised, NHWC order
+    float* outrow  # out_w * out_c: normalised, NHWC order (NULL when direct)
     float* mulrow  # out_w * out_c
     float* addrow  # out_w * out_c
     uint8_t* gray  # in_h * in_w luma image (vertical-first from RGB only)
@@ -151,9 +164,15 @@ cdef inline void horizontal(Job* job, const float* row, float* out) noexcept nog
 
 cdef inline void horizontal_source(Job* job, Py_ssize_t r, float* out) noexcept nogil:
     """Source row ``r`` (as luma if asked) resampled horizontally into ``out``."""
-    cdef const uint8_t* row = job.src + r * job.in_w * job.src_step
+    cdef Py_ssize_t start = r * job.in_w * job.src_step
+    cdef const uint8_t* row = job.src + start
+    cdef Axis* ax = &job.cols
     if job.to_gray:
         fp_luma(row, job.src_step, job.frow, job.in_w)
+    elif job.fuse_h:  # bilinear: the taps are widened as they are read, no float row
+        fp_h_lerp_u8(row, job.src_step, job.rc, job.src_bytes - start, ax.index, ax.weight,
+                     ax.taps, ax.out_size, out)
+        return
     else:  # RGBX rows keep their spare lane: a vector widening, then skipped by the h-pass
         fp_widen(row, job.frow, job.in_w * job.src_step)
     horizontal(job, job.frow, out)
@@ -172,6 +191,9 @@ cdef void emit(Job* job, Py_ssize_t y) noexcept nogil:
     cdef uint8_t* dst
     cdef uint16_t h
     cdef float v
+    if job.direct:
+        fp_affine_store(vals, mulrow, addrow, job.dest + y * n * 4, n)
+        return
     if job.identity_map:
         fp_affine(vals, mulrow, addrow, out, n)
     else:
@@ -231,6 +253,10 @@ cdef void run_horizontal_first(Job* job) noexcept nogil:
             if cached[r1 & 1] != r1:
                 horizontal_source(job, r1, slot[r1 & 1])
                 cached[r1 & 1] = r1
+            if job.direct and job.post == 1.0:  # v-lerp, affine and store in one pass
+                fp_v_lerp_affine_store(slot[r0 & 1], slot[r1 & 1], job.rows.weight[y * taps],
+                                       job.mulrow, job.addrow, job.dest + y * width * 4, width)
+                continue
             fp_v_lerp(slot[r0 & 1], slot[r1 & 1], job.rows.weight[y * taps], job.vals, width)
         else:
             memset(job.vals, 0, width * sizeof(float))
@@ -360,6 +386,9 @@ def write_image(source, params, dest):
         job.add[c] = plan.add[c]
     job.layout = plan.layout
     job.dtype = plan.dtype
+    job.direct = job.identity_map and job.layout == LAYOUT_NHWC and job.dtype == DTYPE_F32
+    job.src_bytes = job.in_h * job.in_w * job.src_step
+    job.fuse_h = job.cols.kind == KIND_LERP and not job.to_gray
     if job.dtype not in (DTYPE_F32, DTYPE_F16, DTYPE_U8):
         raise PreprocessError("internal error: unknown output dtype")
     itemsize = 4 if job.dtype == DTYPE_F32 else (2 if job.dtype == DTYPE_F16 else 1)
@@ -375,7 +404,8 @@ def write_image(source, params, dest):
         job.row_a = floats(out_w * job.rc)
         job.row_b = floats(out_w * job.rc)
         job.vals = floats(out_w * job.rc)
-        job.outrow = floats(out_w * job.out_c)
+        if not job.direct:  # the direct store needs no normalised scratch row
+            job.outrow = floats(out_w * job.out_c)
         job.mulrow = floats(out_w * job.out_c)
         job.addrow = floats(out_w * job.out_c)
         if job.vertical_first:
@@ -384,7 +414,7 @@ def write_image(source, params, dest):
                 job.gray = <uint8_t*>PyMem_RawMalloc(job.in_h * job.in_w)
                 if job.gray == NULL:
                     raise MemoryError()
-        else:
+        elif not job.fuse_h:  # the fused bilinear h-pass reads the uint8 row itself
             job.frow = floats(job.in_w * job.src_step)
         with nogil:
             for x in range(out_w):

@@ -182,7 +182,7 @@ class ImageBatchBase:
 
     write_image: Callable = None
     borrow_pillow: Callable = None
-    __slots__ = ("params", "dtype", "shape", "_sources")
+    __slots__ = ("params", "dtype", "shape", "_sources", "_nbytes")
 
     def __init__(self, images: Sequence[np.ndarray], params: PreprocessParams):
         if not isinstance(params, PreprocessParams):
@@ -200,19 +200,23 @@ class ImageBatchBase:
         self.shape = params.batch_shape(len(self._sources))
         if prod(self.shape) > MAX_ELEMENTS:
             raise PreprocessError(f"batch {self.shape} is over {MAX_ELEMENTS} elements")
+        self._nbytes = prod(self.shape) * self.dtype.itemsize  # once: write_into runs per request
 
     @property
     def nbytes(self) -> int:
-        return prod(self.shape) * self.dtype.itemsize
+        return self._nbytes
 
     def __len__(self) -> int:
         return len(self._sources)
 
     def write_into(self, buf) -> None:
         """Fill ``buf`` (exactly ``nbytes`` writable bytes) with the batch, in C order."""
-        view = writable_bytes(buf, self.nbytes)
-        per_image = self.nbytes // len(self._sources)
+        view = writable_bytes(buf, self._nbytes)
         write_image = type(self).write_image
+        if len(self._sources) == 1:  # the usual request: the whole view is the image's slice
+            write_image(self._sources[0], self.params, view)
+            return
+        per_image = self._nbytes // len(self._sources)
         for i, source in enumerate(self._sources):
             write_image(source, self.params, view[i * per_image:(i + 1) * per_image])
 

@@ -10,8 +10,10 @@
 #include <Python.h>  /* Py_ssize_t (the Cython module includes it first anyway) */
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
+#include <immintrin.h>
 #define FP_SSE2 1
 #else
 #define FP_SSE2 0
@@ -90,6 +92,82 @@ static void fp_h_lerp(const float *restrict row, Py_ssize_t step, Py_ssize_t rc,
     }
 }
 
+/* Two output pixels per step of fp_h_lerp_u8's vector loop, with AVX2's 8 lanes (one pixel
+   in each half: the same lane arithmetic, so the same bits). Returns how far it got. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define FP_AVX2_H 1
+__attribute__((target("avx2")))
+static Py_ssize_t fp_h_lerp_u8_avx2(const uint8_t *restrict row, Py_ssize_t step,
+                                    const int32_t *restrict index, const float *restrict weight,
+                                    Py_ssize_t taps, Py_ssize_t vec_w, float *restrict out) {
+    Py_ssize_t x = 0;
+    for (; x + 2 <= vec_w; x += 2) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, row + step * (Py_ssize_t)index[x * taps], 4);
+        memcpy(&b0, row + step * (Py_ssize_t)index[x * taps + 1], 4);
+        memcpy(&a1, row + step * (Py_ssize_t)index[(x + 1) * taps], 4);
+        memcpy(&b1, row + step * (Py_ssize_t)index[(x + 1) * taps + 1], 4);
+        __m128i bytes = _mm_set_epi32((int)b1, (int)b0, (int)a1, (int)a0);
+        __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+        __m256 b = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(bytes, bytes)));
+        __m256 lerp = _mm256_set_m128(_mm_set1_ps(weight[(x + 1) * taps]),
+                                      _mm_set1_ps(weight[x * taps]));
+        __m256 r = _mm256_add_ps(a, _mm256_mul_ps(_mm256_sub_ps(b, a), lerp));
+        _mm_storeu_ps(out + 3 * x, _mm256_castps256_ps128(r));  /* its spare lane: next store */
+        _mm_storeu_ps(out + 3 * x + 3, _mm256_extractf128_ps(r, 1));
+    }
+    return x;
+}
+#else
+#define FP_AVX2_H 0
+#endif
+
+/* fp_h_lerp straight from the uint8 source row, the widening fused in: each tap is read as
+   bytes and made a float exactly as fp_widen would, then the same a + (b - a) * lerp. The
+   vector loop loads a packed RGB pixel as 4 bytes (the spare lane is never stored past the
+   row), so it stops where that 4th byte would lie past ``readable`` (the bytes that may be read
+   from ``row`` on: to the end of the image) and the scalar loop finishes the row. */
+FP_ROW_LOOP static void fp_h_lerp_u8(const uint8_t *restrict row, Py_ssize_t step, Py_ssize_t rc,
+                         Py_ssize_t readable, const int32_t *restrict index,
+                         const float *restrict weight, Py_ssize_t taps, Py_ssize_t out_w,
+                         float *restrict out) {
+    Py_ssize_t x = 0;
+#if FP_SSE2
+    if (rc == 3) {
+        const __m128i zero = _mm_setzero_si128();
+        /* taps ascend with x: the upper tap of the last pixel is the furthest read */
+        Py_ssize_t vec_w = out_w;
+        while (vec_w > 0 && step * (Py_ssize_t)index[(vec_w - 1) * taps + 1] + 4 > readable) vec_w--;
+#if FP_AVX2_H
+        if (__builtin_cpu_supports("avx2"))
+            x = fp_h_lerp_u8_avx2(row, step, index, weight, taps, vec_w, out);
+#endif
+        for (; x < vec_w; x++) {
+            uint32_t ua, ub;
+            memcpy(&ua, row + step * (Py_ssize_t)index[x * taps], 4);
+            memcpy(&ub, row + step * (Py_ssize_t)index[x * taps + 1], 4);
+            /* bytes a0..a3 b0..b3 -> 16-bit lanes -> two 4 x int32 -> two 4 x float */
+            __m128i ab = _mm_unpacklo_epi8(
+                _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)ua), _mm_cvtsi32_si128((int)ub)), zero);
+            __m128 a = _mm_cvtepi32_ps(_mm_unpacklo_epi16(ab, zero));
+            __m128 b = _mm_cvtepi32_ps(_mm_unpackhi_epi16(ab, zero));
+            __m128 lerp = _mm_set1_ps(weight[x * taps]);
+            _mm_storeu_ps(out + 3 * x, _mm_add_ps(a, _mm_mul_ps(_mm_sub_ps(b, a), lerp)));
+        }
+    }
+#endif
+    (void)readable;
+    for (; x < out_w; x++) {
+        const uint8_t *a = row + step * (Py_ssize_t)index[x * taps];
+        const uint8_t *b = row + step * (Py_ssize_t)index[x * taps + 1];
+        float lerp = weight[x * taps];
+        for (Py_ssize_t c = 0; c < rc; c++) {
+            float fa = (float)a[c], fb = (float)b[c];
+            out[rc * x + c] = fa + (fb - fa) * lerp;
+        }
+    }
+}
+
 /* out[x] = sum_k weight[k] * pixel[index[k]], from 0 in tap order: the other resamplers. */
 static void fp_h_weights(const float *restrict row, Py_ssize_t step, Py_ssize_t rc,
                          const int32_t *restrict index, const float *restrict weight,
@@ -140,6 +218,28 @@ FP_ROW_LOOP static void fp_scale(float s, float *restrict y, Py_ssize_t n) {
 FP_ROW_LOOP static void fp_affine(const float *restrict v, const float *restrict mul,
                       const float *restrict add, float *restrict out, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++) out[i] = v[i] * mul[i] + add[i];
+}
+
+/* fp_affine written straight into the output bytes (float32, any alignment: the request's
+   tensor bytes need not sit on a 4-byte boundary), without a scratch row and a copy. */
+FP_ROW_LOOP static void fp_affine_store(const float *restrict v, const float *restrict mul,
+                      const float *restrict add, uint8_t *restrict dst, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float o = v[i] * mul[i] + add[i];
+        memcpy(dst + 4 * i, &o, 4);
+    }
+}
+
+/* fp_v_lerp then fp_affine_store in one pass, each value rounded to float between the two as
+   before: (top + (bottom - top) * lerp) * mul + add. */
+FP_ROW_LOOP static void fp_v_lerp_affine_store(const float *restrict top,
+                      const float *restrict bottom, float lerp, const float *restrict mul,
+                      const float *restrict add, uint8_t *restrict dst, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float v = top[i] + (bottom[i] - top[i]) * lerp;
+        float o = v * mul[i] + add[i];
+        memcpy(dst + 4 * i, &o, 4);
+    }
 }
 
 #endif  /* FASTPACK_KERNEL_ROWS_H */

@@ -335,3 +335,52 @@ def test_random_shapes_compiled_equals_twin():
         _assert_same(py.preprocess([img], params), c.preprocess([img], params), str(params))
 
     check()
+
+
+def test_float32_into_unaligned_bytes_is_the_aligned_result(kernel):
+    """NHWC float32 with the identity channel map is stored straight into the destination:
+    at any byte offset it must give the same bytes as into an aligned array."""
+    rng = np.random.default_rng(21)
+    images = [_image(rng, 37, 53), _image(rng, 37, 53, 1)]
+    for method, color in [("bilinear", "rgb"), ("area", "rgb"), ("bilinear", "grayscale")]:
+        params = PreprocessParams(19, 23, method=method, color=color, scale=1 / 255, mean=0.5, std=0.25)
+        for image in images:
+            want = kernel.preprocess([image], params).tobytes()
+            batch = kernel.ImageBatch([image], params)
+            for offset in (1, 2, 3):
+                padded = bytearray(batch.nbytes + offset)
+                batch.write_into(memoryview(padded)[offset:])
+                assert bytes(padded[offset:]) == want, (method, color, image.shape, offset)
+
+
+def _before_guard_page(shape):
+    """A C-contiguous uint8 array whose last byte is the last readable byte before an
+    inaccessible page: a kernel reading one byte past the image crashes instead of passing."""
+    import ctypes
+    import mmap
+
+    nbytes = int(np.prod(shape))
+    page = mmap.PAGESIZE
+    size = -(-nbytes // page) * page
+    region = mmap.mmap(-1, size + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    if libc.mprotect(base + size, page, 0) != 0:  # PROT_NONE
+        pytest.skip("mprotect refused")
+    array = np.frombuffer(region, dtype=np.uint8, count=nbytes, offset=size - nbytes)
+    return array.reshape(shape)
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="guard page via mmap + mprotect")
+@pytest.mark.parametrize("channels", [3, 1])
+def test_bilinear_reads_no_byte_past_the_source(channels):
+    """The bilinear horizontal pass reads source pixels as whole words; at the image's very
+    last pixel it must not step past the end (which here is an inaccessible page)."""
+    py, c = load_impl("fastpack._kernel_py"), load_impl("fastpack._kernel_c")
+    rng = np.random.default_rng(22)
+    for h, w, oh, ow in [(5, 7, 3, 4), (4, 9, 6, 13), (3, 2, 3, 1), (6, 40, 2, 39), (1, 1, 2, 2)]:
+        image = _before_guard_page((h, w, channels))
+        image[...] = _image(rng, h, w, channels)
+        params = PreprocessParams(oh, ow, scale=1 / 255)
+        np.testing.assert_array_equal(c.preprocess([image], params), py.preprocess([image], params))
