@@ -131,8 +131,6 @@ def start_contenders(args, models: Models, backend: str, logs: Path, stack: Exit
                      results: dict, socket_path: Path | None = None) -> dict[str, Service]:
     """Every HTTP service to measure, all up at once so their windows can be interleaved."""
     wanted = {"gateway": lambda: contenders.start_gateway(args, models, backend, logs)}
-    if socket_path and any(sidecar.applies(scenarios.SCENARIOS[n]) for n in args.scenario_list):
-        wanted[sidecar.KEY] = lambda: contenders.start_sidecar(args, models, socket_path, logs)
     if "purepy" in args.baseline_set:
         wanted["purepy"] = lambda: contenders.start_gateway(
             args, models, backend, logs, name="gateway_purepy", FASTPACK_NO_EXTENSIONS="1")
@@ -152,6 +150,9 @@ def start_contenders(args, models: Models, backend: str, logs: Path, stack: Exit
                 continue
             wanted[key] = (lambda key=key: contenders.start_kserve(args, models, backend, logs,
                                                                    key))
+    # last in each round, so the like-for-like windows keep the order they have without it
+    if socket_path and any(sidecar.applies(scenarios.SCENARIOS[n]) for n in args.scenario_list):
+        wanted[sidecar.KEY] = lambda: contenders.start_sidecar(args, models, socket_path, logs)
     services = {}
     for key, start in wanted.items():
         try:
