@@ -1,15 +1,16 @@
 """Start what a load run compares: the backend, the gateway (with or without fastpack's
-extensions), the old design under gunicorn/eventlet, the KServe peer (its own venv), bare Sanic,
-and the direct-gRPC client.
+extensions; over TCP, or as a sidecar over a Unix socket), the old design under
+gunicorn/eventlet, the KServe peer (its own venv), bare Sanic, and the direct-gRPC client.
 """
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from bench import scenarios
+from bench import scenarios, sidecar
 from bench.served_models import Models
 from bench.services import (Service, all_workers_answer, all_workers_warmed, bench_env,
                             free_port, http_ok, python_module)
@@ -31,11 +32,15 @@ def kserve_missing(args) -> str:
             "`bash bench/baselines/kserve_env.sh`); KServe peer skipped")
 
 
-def start_backend(args, models: Models, logs: Path) -> Service:
+def start_backend(args, models: Models, logs: Path, socket_path: Path | None = None) -> Service:
+    """The null backend on a loopback port, and also on ``socket_path`` when given (the
+    sidecar gateway's hop, as TF Serving's --grpc_socket_path)."""
     port = free_port()
     argv = python_module("sanic_app.localserve", "--port", str(port), *models.null_model_flags())
     if args.backend_delay_ms:
         argv += ["--delay_ms", str(args.backend_delay_ms)]
+    if socket_path:
+        argv += ["--grpc_socket_path", str(socket_path)]
     return Service("backend", argv, port, log_dir=logs).start(timeout=60)
 
 
@@ -47,6 +52,21 @@ def start_gateway(args, models: Models, backend: str, logs: Path, name: str = "g
                          "-s", str(models.image_spec), "-s", str(models.tiny_spec), *extra)
     svc = Service(name, argv, port, env=bench_env(**env), log_dir=logs)
     return svc.start(ready=http_ok("/healthz"), timeout=90)
+
+
+def socket_folder() -> tempfile.TemporaryDirectory:
+    """A short-named folder for the backend's Unix socket (AF_UNIX paths stop at 107 bytes, so
+    not under a long $TMPDIR or --out)."""
+    return tempfile.TemporaryDirectory(prefix="sidecar-", dir="/tmp")
+
+
+def start_sidecar(args, models: Models, socket_path: Path, logs: Path) -> Service:
+    """A second gateway, its own specs, reaching the backend only by ``unix:socket_path``;
+    clients still reach it over loopback TCP, like the TCP gateway."""
+    target = f"unix:{socket_path}"
+    side = models.moved_to(models.folder / sidecar.KEY)
+    side.write_specs(target)
+    return start_gateway(args, side, target, logs, name="gateway_sidecar")
 
 
 def start_old_design(args, models: Models, backend: str, logs: Path) -> Service:

@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from bench import report_scaling
-from bench.report_peers import kserve_table
+from bench import report_scaling, sidecar
+from bench.report_peers import kserve_table, ratio_text
 
 
 def _f(value, fmt="{:.2f}", none="–"):
@@ -40,25 +40,47 @@ def scenario_table(results: dict) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, sc in results["scenarios"].items():
-        c = sc.get("closed")
-        if not c:
-            lines.append(f"| {name} | {sc.get('skipped', 'not run')} |" + " |" * 12)
-            continue
-        lat = c["latency_ms"]
-        half = sc.get("half_rate")
-        ratio = None
-        if half and half["latency_ms"]["p50"]:
-            ratio = half["latency_ms"]["p99"] / half["latency_ms"]["p50"]
-        rss = max(sc.get("rss_mb_per_worker") or [0]) or None
-        m = c.get("machine") or {}
-        lines.append(
-            f"| {name} | {_f(c['rps'], '{:.0f}')} | {_f(lat['p50'])} | {_f(lat['p90'])} "
-            f"| {_f(lat['p99'])} | {_f(lat['max'], '{:.1f}')} | {_errors(c)} "
-            f"| {_f(c.get('cpu_ms_per_request'), '{:.3f}')} ({_f(c.get('sys_ms_per_request'), '{:.3f}')}) "
-            f"| {_f(c.get('minflt_per_request'), '{:.1f}')} "
-            f"| {_f(rss, '{:.0f}')} | {_f(ratio)} | {_f(c.get('generator_cpu_share'), '{:.0%}')} "
-            f"| {_f(m.get('backend_cores'), '{:.0%}')} | {_f(m.get('other_cores'), '{:.0%}')} |")
+        lines.append(_gateway_row(name, sc))
+        side = sc.get(sidecar.KEY)
+        if side:  # beside the TCP row, never instead of it
+            label = f"{name}, {sidecar.LABEL}"
+            lines.append(f"| {label} | failed: {side['error'][:120]} |" + " |" * 12
+                         if side.get("error") else _gateway_row(label, sidecar.view(sc)))
     return lines
+
+
+def _gateway_row(name: str, sc: dict) -> str:
+    c = sc.get("closed")
+    if not c:
+        return f"| {name} | {sc.get('skipped', 'not run')} |" + " |" * 12
+    lat = c["latency_ms"]
+    half = sc.get("half_rate")
+    ratio = None
+    if half and half["latency_ms"]["p50"]:
+        ratio = half["latency_ms"]["p99"] / half["latency_ms"]["p50"]
+    rss = max(sc.get("rss_mb_per_worker") or [0]) or None
+    m = c.get("machine") or {}
+    return (
+        f"| {name} | {_f(c['rps'], '{:.0f}')} | {_f(lat['p50'])} | {_f(lat['p90'])} "
+        f"| {_f(lat['p99'])} | {_f(lat['max'], '{:.1f}')} | {_errors(c)} "
+        f"| {_f(c.get('cpu_ms_per_request'), '{:.3f}')} ({_f(c.get('sys_ms_per_request'), '{:.3f}')}) "
+        f"| {_f(c.get('minflt_per_request'), '{:.1f}')} "
+        f"| {_f(rss, '{:.0f}')} | {_f(ratio)} | {_f(c.get('generator_cpu_share'), '{:.0%}')} "
+        f"| {_f(m.get('backend_cores'), '{:.0%}')} | {_f(m.get('other_cores'), '{:.0%}')} |")
+
+
+def sidecar_lines(results: dict) -> list[str]:
+    """The sidecar gateway ÷ the TCP gateway, per scenario both ran (empty without --sidecar)."""
+    lines = []
+    for name, sc in results["scenarios"].items():
+        ratios = sidecar.against_tcp(sc)
+        if ratios:
+            cpu, p50, p99 = (ratio_text(ratios[k]) for k in ("cpu", "p50", "p99"))
+            lines.append(f"- {name}: CPU/req {cpu}, p50 {p50}, p99 {p99} (closed loop)")
+    if not lines:
+        return []
+    return ["", f"{sidecar.LABEL} ÷ gateway over TCP, same run, windows interleaved (range of the "
+            "per-repetition ratios in brackets):", "", *lines]
 
 
 def baseline_table(results: dict) -> list[str]:
@@ -222,6 +244,9 @@ def markdown(results: dict) -> str:
         f"load average before/after: {meta.get('loadavg_before', '?')} / {meta.get('loadavg_after', '?')}",
         f"- gateway: {meta.get('gateway_workers', '?')} workers, fastpack extensions: "
         f"{meta.get('using_extension', '?')}; backend: {meta.get('backend', '?')}",
+        *([f"- {sidecar.LABEL}: a second gateway, same flags, reaching the same backend at "
+           f"`{meta['sidecar']}` (image scenarios; clients and peers stay on TCP)"]
+          if meta.get("sidecar") else []),
         "- RSS per worker at start, MB: " + "; ".join(
             f"{k} {', '.join(f'{v:.0f}' for v in vals)}"
             for k, vals in (meta.get("rss_mb_per_worker_at_start") or {}).items()),
@@ -229,7 +254,7 @@ def markdown(results: dict) -> str:
         f"after {meta.get('warmup_s', '?')} s warm-up; open loop at {meta.get('rates', '?')} of that "
         "throughput, latency from the intended send time.",
         "", "## Targets", "", *target_table(results),
-        "", "## Gateway", "", *scenario_table(results),
+        "", "## Gateway", "", *scenario_table(results), *sidecar_lines(results),
         "", "## Per-stage breakdown (gateway's own timings, ms per request)", "", *stage_table(results),
         "", "## Gateway CPU by thread", "", *thread_table(results),
         "", "## Where the tail comes from (open loop at ½ max; stage p50/p99 in ms, estimated from "

@@ -3,6 +3,7 @@
     python bench/run_load.py                       # everything, ~15 minutes on 2 cores
     python bench/run_load.py --scenarios jpeg_500x375,tensor_f32x8 --duration 5 --profile
     python bench/run_load.py --target 10.0.0.5:8500 --baselines none   # a real TF Serving
+    python bench/run_load.py --scenarios jpeg_500x375 --baselines kserve,kserve_lean --sidecar
 
 Starts the embedded backend serving null models shaped like the scenarios need (unless
 --target), the gateway with --workers N, drives each scenario closed-loop (capacity) then
@@ -26,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` and `sanic_app` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import contenders, loadgen, profile, report, scaling, scenarios  # noqa: E402
+from bench import contenders, loadgen, profile, report, scaling, scenarios, sidecar  # noqa: E402
 from bench import measure as measure_module  # noqa: E402
 from bench.measure import decode_floor, measure, median_run, probe, rss_mb, with_header  # noqa: E402
 from bench.served_models import Models  # noqa: E402
@@ -63,6 +64,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--kserve-venv", default=KSERVE_VENV,
                    help="venv of the KServe peer (bench/baselines/kserve_env.sh creates it; "
                         "without it the kserve baselines are skipped with a note)")
+    p.add_argument("--sidecar", action="store_true",
+                   help="also run a second gateway that reaches the same backend over a Unix "
+                        "socket (the Kubernetes sidecar hop), on the image scenarios, its windows "
+                        "interleaved with the rest; the peers stay on TCP. Needs the embedded "
+                        "backend (no --target)")
     p.add_argument("--backend-delay-ms", type=float, default=0.0,
                    help="artificial latency of the null backend")
     p.add_argument("--profile", action="store_true",
@@ -93,6 +99,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.baseline_set - set(BASELINES):
         p.error(f"unknown baseline(s) {sorted(args.baseline_set - set(BASELINES))}")
     args.rate_fractions = [float(r) for r in args.rates.split(",") if r]
+    if args.sidecar and args.target:
+        p.error("--sidecar serves the embedded backend on a Unix socket; leave out --target")
     bad_rows = set(r for r in args.scaling_rows.split(",") if r) - set(scaling.ROW_NAMES)
     if bad_rows:
         p.error(f"unknown scaling row(s) {sorted(bad_rows)}; known: {scaling.ROW_NAMES}")
@@ -120,7 +128,7 @@ def log(msg: str) -> None:
 
 
 def start_contenders(args, models: Models, backend: str, logs: Path, stack: ExitStack,
-                     results: dict) -> dict[str, Service]:
+                     results: dict, socket_path: Path | None = None) -> dict[str, Service]:
     """Every HTTP service to measure, all up at once so their windows can be interleaved."""
     wanted = {"gateway": lambda: contenders.start_gateway(args, models, backend, logs)}
     if "purepy" in args.baseline_set:
@@ -142,6 +150,9 @@ def start_contenders(args, models: Models, backend: str, logs: Path, stack: Exit
                 continue
             wanted[key] = (lambda key=key: contenders.start_kserve(args, models, backend, logs,
                                                                    key))
+    # last in each round, so the like-for-like windows keep the order they have without it
+    if socket_path and any(sidecar.applies(scenarios.SCENARIOS[n]) for n in args.scenario_list):
+        wanted[sidecar.KEY] = lambda: contenders.start_sidecar(args, models, socket_path, logs)
     services = {}
     for key, start in wanted.items():
         try:
@@ -183,22 +194,27 @@ def run_scenario(name: str, services: dict[str, Service], models: Models, backen
     active = {}
     for key, svc in services.items():
         if (key == "old_design" and not sc.old_design) or (
-                key in contenders.KSERVE_VARIANTS and not sc.kserve):
+                key in contenders.KSERVE_VARIANTS and not sc.kserve) or (
+                key == sidecar.KEY and not sidecar.applies(sc)):
             continue
         requests = requests_for(key, svc, models, sc, first["bytes"])
         if key != "gateway":
             check = probe(svc, requests[0])
             if check.get("status") != 200:
-                entry["baselines"][key] = {"error": f"probe answered {check.get('status')}: "
-                                           f"{check.get('error') or check.get('body', '')[:200]}"}
+                failed = {"error": f"probe answered {check.get('status')}: "
+                                   f"{check.get('error') or check.get('body', '')[:200]}"}
+                if key == sidecar.KEY:
+                    entry[key] = failed
+                else:
+                    entry["baselines"][key] = failed
                 continue
         active[key] = requests
     runs: dict[str, list] = {key: [] for key in active}
     grpc_runs = []
     for rep in range(args.repeat):
         for key, requests in active.items():
-            run = measure(services[key], requests, args, with_metrics=(key == "gateway"),
-                          model=model)
+            run = measure(services[key], requests, args,
+                          with_metrics=key in ("gateway", sidecar.KEY), model=model)
             runs[key].append(run)
             log(f"{name} [{rep + 1}/{args.repeat}] {key}: {run['rps']:.0f} req/s, p50 "
                 f"{run['latency_ms']['p50']:.2f} ms, CPU {run['cpu_ms_per_request']:.3f} ms/req")
@@ -208,6 +224,10 @@ def run_scenario(name: str, services: dict[str, Service], models: Models, backen
             log(f"{name} [{rep + 1}/{args.repeat}] direct_grpc: "
                 f"{g.get('client_cpu_ms_per_call', g.get('error'))} ms/call")
     entry["closed"] = median_run(runs.pop("gateway"))
+    gateways = {"gateway": entry}  # the open loop below runs on each, fractions interleaved
+    if sidecar.KEY in runs:
+        entry[sidecar.KEY] = {"closed": median_run(runs.pop(sidecar.KEY))}
+        gateways[sidecar.KEY] = entry[sidecar.KEY]
     for key, key_runs in runs.items():
         entry["baselines"][key] = median_run(key_runs)
         entry["baselines"][key]["rss_mb_per_worker"] = rss_mb(services[key])
@@ -218,18 +238,21 @@ def run_scenario(name: str, services: dict[str, Service], models: Models, backen
         entry["baselines"]["direct_grpc"] = grpc_runs[0]
     if "floor" in args.baseline_set and sc.decode_floor:
         entry["baselines"]["decode_floor"] = decode_floor(sc.decode_floor)
-    entry["open"] = []
+    for side in gateways.values():
+        side["open"] = []
     for frac in args.rate_fractions:
-        rate = max(1.0, entry["closed"]["rps"] * frac)
-        point = measure(gateway, active["gateway"], args, rate=rate, with_metrics=True,
-                        model=model)
-        point["fraction"] = frac
-        entry["open"].append(point)
-        log(f"{name}: open loop {frac:.2f}x = {rate:.0f}/s: p50 {point['latency_ms']['p50']:.2f} "
-            f"p99 {point['latency_ms']['p99']:.2f} ms")
-        if frac == 0.5:
-            entry["half_rate"] = point
-    entry["rss_mb_per_worker"] = rss_mb(gateway)
+        for key, side in gateways.items():
+            rate = max(1.0, side["closed"]["rps"] * frac)
+            point = measure(services[key], active[key], args, rate=rate, with_metrics=True,
+                            model=model)
+            point["fraction"] = frac
+            side["open"].append(point)
+            log(f"{name}: {key} open loop {frac:.2f}x = {rate:.0f}/s: p50 "
+                f"{point['latency_ms']['p50']:.2f} p99 {point['latency_ms']['p99']:.2f} ms")
+            if frac == 0.5:
+                side["half_rate"] = point
+    for key, side in gateways.items():
+        side["rss_mb_per_worker"] = rss_mb(services[key])
 
 
 def run_profiles(gateway: Service, models: Models, args, results: dict, out_dir: Path) -> None:
@@ -292,17 +315,23 @@ def main(argv=None) -> int:
         results["meta"]["using_extension"] = f"import failed: {exc}"
     with tempfile.TemporaryDirectory(prefix="run_load-") as tmp, ExitStack() as stack:
         models = Models(Path(args.image_spec), Path(tmp))
+        socket_path = None
+        if args.sidecar:
+            socket_path = Path(stack.enter_context(contenders.socket_folder())) / "tfserving.sock"
+            results["meta"]["sidecar"] = f"unix:{socket_path}"
         if args.target:
             backend_addr = args.target
             results["meta"]["backend"] = f"external {backend_addr}"
         else:
-            backend = stack.enter_context(contenders.start_backend(args, models, logs))
+            backend = stack.enter_context(contenders.start_backend(args, models, logs,
+                                                                   socket_path))
             backend_addr = backend.address
             results["meta"]["backend"] = f"embedded null models (pid {backend.pid})"
             measure_module.ALSO_WATCHED["backend"] = backend.pid
         models.write_specs(backend_addr)
         log(f"backend at {backend_addr}")
-        services = start_contenders(args, models, backend_addr, logs, stack, results)
+        services = start_contenders(args, models, backend_addr, logs, stack, results,
+                                    socket_path)
         for name in args.scenario_list:
             run_scenario(name, services, models, backend_addr, args, results)
         if args.scaling:

@@ -6,6 +6,7 @@ model's signature always matches the spec's input and output names.
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -36,6 +37,15 @@ class Models:
         self.signature = doc["model"].get("signature_name") or "serving_default"
         self.image_spec = folder / image_spec.name
         self.tiny_spec = folder / "tiny.json"
+
+    def moved_to(self, folder: Path) -> "Models":
+        """The same models with their spec files in ``folder``: a second gateway that reaches
+        the backend by another address (the sidecar's Unix socket) gets its own specs."""
+        folder.mkdir(parents=True, exist_ok=True)
+        other = copy.copy(self)
+        other.folder, other.image_spec = folder, folder / self.image_spec.name
+        other.tiny_spec = folder / self.tiny_spec.name
+        return other
 
     def write_specs(self, backend: str) -> None:
         """The gateway's spec files, pointing at ``backend``."""

@@ -1,6 +1,11 @@
-"""The issue's targets, checked against one run's results."""
+"""The issue's targets, checked against one run's results.
+
+The like-for-like lines (gateway and peer both on TCP) are the primary ones; with --sidecar the
+same peer targets get a second, separately named line for the Unix-socket gateway.
+"""
 from __future__ import annotations
 
+from bench import sidecar
 from bench.ratios import peer_ratios
 
 PEERS = {"kserve": "KServe peer (tf.make_tensor_proto)", "kserve_lean": "KServe peer (lean, no TF)"}
@@ -17,9 +22,9 @@ def targets(results: dict) -> list[dict]:
         entry = ((scs.get(name) or {}).get("baselines") or {}).get(key) or {}
         return entry.get(field)
 
-    def add(name, value, limit, cmp="<="):
+    def add(name, value, limit, cmp="<=", **extra):
         ok = None if value is None else (value <= limit if cmp == "<=" else value < limit)
-        out.append({"name": name, "value": value, "limit": f"{cmp} {limit}", "ok": ok})
+        out.append({"name": name, "value": value, "limit": f"{cmp} {limit}", "ok": ok, **extra})
 
     mine, old = cpu("jpeg_500x375"), base("jpeg_500x375", "old_design", "cpu_ms_per_request")
     add("JPEG 500x375: gateway CPU/req ÷ old design's", mine / old if mine and old else None, 0.25)
@@ -31,6 +36,15 @@ def targets(results: dict) -> list[dict]:
         conns = results.get("meta", {}).get("concurrency", "?")
         add(f"JPEG 500x375: gateway p99 ÷ {label}'s, closed loop at {conns} connections",
             ratios["p99"]["ratio"], 0.5)
+    for key, label in PEERS.items():  # after the TCP lines, named apart
+        ratios = peer_ratios(sidecar.view(scs.get("jpeg_500x375") or {}), key)
+        if ratios is None:
+            continue
+        conns = results.get("meta", {}).get("concurrency", "?")
+        add(f"JPEG 500x375, {sidecar.LABEL}, peer on TCP: gateway CPU/req ÷ {label}'s",
+            ratios["cpu"]["ratio"], 0.33, contender=sidecar.KEY)
+        add(f"JPEG 500x375, {sidecar.LABEL}, peer on TCP: gateway p99 ÷ {label}'s, closed loop "
+            f"at {conns} connections", ratios["p99"]["ratio"], 0.5, contender=sidecar.KEY)
     floor = base("jpeg_500x375", "decode_floor", "cpu_ms")
     add("JPEG 500x375: gateway CPU/req ÷ JPEG decode alone", mine / floor if mine and floor else None,
         2.5)

@@ -91,3 +91,33 @@ def test_scaling_rows_write_medians_plots_and_findings(tmp_path):
     md = (out / "report.md").read_text()
     assert "## Scaling: how the cost grows" in md and "### Concurrency" in md
     assert "CPU per request" in md and "Little's law" in md
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_sidecar_flag_adds_a_gateway_that_reaches_the_backend_over_a_unix_socket(tmp_path):
+    """--sidecar: a second gateway whose only way to the backend is the socket answers every
+    image request, in its own row; the tensor scenario (not an image one) runs without it."""
+    out = tmp_path / "sidecar"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run_load.py"), "--scenarios",
+         "jpeg_500x375,tensor_f32x8", "--duration", "0.5", "--warmup", "0.2", "--concurrency", "4",
+         "--repeat", "1", "--baselines", "none", "--sidecar", "--out", str(out)],
+        capture_output=True, text=True, timeout=220, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    socket = results["meta"]["sidecar"]
+    assert socket.startswith("unix:/tmp/sidecar-") and socket.endswith("/tfserving.sock")
+    backend_log = (out / "logs" / "backend.log").read_text()
+    assert f'"socket": "{socket}"' in backend_log  # the backend served it
+    image, tensor = results["scenarios"]["jpeg_500x375"], results["scenarios"]["tensor_f32x8"]
+    side = image["sidecar"]["closed"]
+    assert side["requests"] > 0 and side["statuses"] == {"200": side["requests"]}
+    assert 0 < side["cpu_ms_per_request"] < 100 and side["stages"]["stages"]
+    assert image["sidecar"]["half_rate"]["fraction"] == 0.5
+    assert len(image["sidecar"]["rss_mb_per_worker"]) == 2
+    assert image["closed"]["statuses"] == {"200": image["closed"]["requests"]}  # TCP one too
+    assert "sidecar" not in tensor and tensor["closed"]["requests"] > 0
+    md = (out / "report.md").read_text()
+    assert "| jpeg_500x375, gateway (sidecar: Unix socket) |" in md
+    assert "- jpeg_500x375: CPU/req" in md and "tensor_f32x8, gateway (sidecar" not in md
