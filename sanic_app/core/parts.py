@@ -23,15 +23,23 @@ from sanic_app.errors import GatewayError
 
 def parts(rows: Rows, max_call_bytes: int) -> list[tuple[int, int]]:
     """Row ranges ``[lo, hi)`` for one backend call each: one range unless the batch is larger
-    than ``max_call_bytes`` and can be split; at least one row per part."""
+    than ``max_call_bytes`` and can be split; else as few parts as the budget allows, their
+    sizes within one row of each other (so each overlaps the next evenly), at least one row."""
     size = rows.size
     if size < 2:
         return [(0, size)]
     row_bytes = rows.row_bytes()
     if row_bytes is None or row_bytes * size <= max_call_bytes:
         return [(0, size)]
-    step = max(1, max_call_bytes // max(row_bytes, 1))
-    return [(lo, min(lo + step, size)) for lo in range(0, size, step)]
+    most = max(1, max_call_bytes // max(row_bytes, 1))  # rows one call may carry
+    count = -(-size // most)
+    small, larger = divmod(size, count)  # the first ``larger`` parts get one row more
+    spans, lo = [], 0
+    for i in range(count):
+        hi = lo + small + (i < larger)
+        spans.append((lo, hi))
+        lo = hi
+    return spans
 
 
 class UnbatchedOutput(GatewayError):
