@@ -163,7 +163,7 @@ class InputDecoder:
         size = batch_size(self.config, call, values)
         check_batch(size, self.limits)
         inputs = {name: self.pending(self.config.inputs[name], values[name], call.row) for name in values}
-        return Rows(self, inputs, size, call.row)
+        return Rows(self, inputs, size)
 
     def pending(self, spec: InputSpec, value, row: bool):
         """One input's value -> numpy array, TensorWriter (plug-ins) or EncodedImages."""
@@ -225,10 +225,10 @@ class Rows:
     parts (core/pipeline) never holds more than one part's pixels.
     """
 
-    __slots__ = ("decoder", "inputs", "size", "row")
+    __slots__ = ("decoder", "inputs", "size")
 
-    def __init__(self, decoder: InputDecoder, inputs: dict[str, Any], size: int, row: bool):
-        self.decoder, self.inputs, self.size, self.row = decoder, inputs, size, row
+    def __init__(self, decoder: InputDecoder, inputs: dict[str, Any], size: int):
+        self.decoder, self.inputs, self.size = decoder, inputs, size
 
     def tensors(self, lo: int = 0, hi: int | None = None) -> dict[str, Any]:
         """Arrays and image writers for rows ``lo:hi`` (all rows by default). Asked for a part,

@@ -2,8 +2,9 @@
 
     decode -> preprocess -> pack -> backend -> unpack -> postprocess
 
-(see core/stages.py); a large batch makes that trip in parts (core/parts.py). Every stage is timed into the request's StageTimings. The protocol
-adapter that made the call renders the outputs (and times that as "serialize").
+(see core/stages.py); a large batch makes that trip in parts (core/parts.py). Every stage is
+timed into the request's StageTimings. The protocol adapter that made the call renders the
+outputs (and times that as "serialize").
 """
 from __future__ import annotations
 
