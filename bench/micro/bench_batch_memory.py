@@ -2,7 +2,7 @@
 ``--max-call-bytes``) against the whole batch in one backend call.
 
 Run:  python -m bench.micro.bench_batch_memory [--batches 1,2,4,8,16,32,64,128,256]
-                                               [--requests 4] [--idle-s 5] [--rounds 2]
+          [--rounds 2] [--images 128] [--requests 2] [--idle-s 5] [--backend-delay-ms 0]
 
 Why: issue 17's target is RSS per worker under 150 MB at every batch size up to the batch
 limit (256), and back under 100 MB when idle. One backend call for 64 images of 299x299
@@ -10,11 +10,12 @@ float32 holds the decoded pixels, the ~69 MB request and gRPC's copy of it at on
 allocator's mmap threshold. Two gateways (``--workers 1``, the 299x299 image spec of
 bench_request_overhead) serve one null backend: "parts" with the default ``--max-call-bytes``
 and "whole" with a budget larger than any batch (and a gRPC message limit raised to match).
-For each batch size, alternating the two, the worker's peak RSS (VmHWM, reset first) is read
-over sequential requests (``--images`` images in all, at least ``--requests`` requests) of that many different 500x375 JPEGs, with CPU ms per
-image and minor page faults per request from /proc, and the median wall time per request
-(``--backend-delay-ms`` stands in for a model's compute: each part then waits for it). After the largest batch each worker idles
-``--idle-s`` seconds and its RSS is read again. Prints a table and one JSON object.
+For each batch size, alternating the two, sequential requests of that many 500x375 JPEGs (16
+different ones, cycled; ``--images`` images in all, at least ``--requests`` requests) give the
+worker's peak RSS (VmHWM, reset first), CPU ms per image and minor page faults per request
+(from /proc) and the median wall time per request. ``--backend-delay-ms`` stands in for a model's
+compute: every backend call, so every part, waits that long. After each sweep the workers idle
+``--idle-s`` seconds and their RSS is read again. Prints a table and one JSON object.
 """
 from __future__ import annotations
 
