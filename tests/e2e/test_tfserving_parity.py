@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from tfserving_vectors import UNSUPPORTED_API_CALLS
 
 pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
@@ -124,15 +125,7 @@ def test_classify_needs_a_classification_signature(gw):
 
 # ---- http_rest_api_handler_test.cc: UnsupportedApiCalls, name/version errors ---------------
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1/foo"), ("POST", "/v1/foo"), ("GET", "/v1/models/debug/model_name"),
-    ("POST", "/v1/models"), ("GET", "/v1/models/foo:predict"),
-    ("GET", "/v1/models/foo/version/50:predict"), ("POST", "/v1/models/foo/version/50:regress"),
-    ("POST", "/v1/models/foo/versions/HELLO:regress"), ("POST", "/v1/models/foo/metadata"),
-    ("POST", "/v1/models/foo/label/some_label:regress"),
-    ("POST", "/v1/models/foo/versions/50/labels/some_label:regress"),
-    ("POST", "/v1/models/foo/versions/some_label:regress"),
-])
+@pytest.mark.parametrize("method, path", UNSUPPORTED_API_CALLS)
 def test_unsupported_api_calls(gw, method, path):
     r = getattr(gw, method.lower())(path)
     assert r.status_code == 400, r.text

@@ -3,6 +3,7 @@ import pytest
 
 from sanic_app.errors import InvalidArgument
 from sanic_app.http.tfserving_urls import ModelUrl, belongs_to_api, parse
+from tfserving_vectors import UNSUPPORTED_API_CALLS
 
 
 @pytest.mark.parametrize("method, path, url", [
@@ -22,14 +23,7 @@ def test_model_urls(method, path, url):
     assert parse(method, path) == url
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1/foo"), ("POST", "/v1/foo"), ("GET", "/v1/models/debug/model_name"),
-    ("POST", "/v1/models"), ("GET", "/v1/models/foo:predict"),
-    ("GET", "/v1/models/foo/version/50:predict"), ("POST", "/v1/models/foo/version/50:regress"),
-    ("POST", "/v1/models/foo/versions/HELLO:regress"), ("POST", "/v1/models/foo/metadata"),
-    ("POST", "/v1/models/foo/label/some_label:regress"),
-    ("POST", "/v1/models/foo/versions/50/labels/some_label:regress"),
-    ("POST", "/v1/models/foo/versions/some_label:regress"),
+@pytest.mark.parametrize("method, path", UNSUPPORTED_API_CALLS + [
     ("POST", "/v1/models/foo:explode"), ("POST", "/v1/models/foo:PREDICT"),
     ("POST", "/v1/models/foo/versions/-1:predict"), ("GET", "/v1/models/m/"),
 ])
