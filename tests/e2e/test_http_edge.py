@@ -121,3 +121,26 @@ def test_a_refused_request_keeps_a_sound_connection_usable(gw):
         stream = sock.makefile("rb")
         assert read_response(stream)[0] == 400
         assert read_response(stream)[0] is None  # closed, the rest never parsed
+
+
+@pytest.mark.slow
+def test_a_body_in_many_pieces_is_read_whole(gw):
+    """A body far larger than one socket read, sent at once, trickled, and chunk-encoded, reaches
+    the model whole: the answer is the one its compact form gets."""
+    padded = GOOD_BODY[:-1] + b" " * (600 * 1024) + GOOD_BODY[-1:]  # whitespace is valid JSON
+    [(status, _, expected)] = exchange(gw, request(b"POST", PREDICT, b"Content-Length: %d\r\n" % len(GOOD_BODY),
+                                                   GOOD_BODY))
+    assert status == 200
+    head = request(b"POST", PREDICT, b"Content-Length: %d\r\n" % len(padded))
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(padded[i:i + 5000]), padded[i:i + 5000])
+                       for i in range(0, len(padded), 5000)) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sock:
+        stream = sock.makefile("rb")
+        sock.sendall(head + padded)
+        assert read_response(stream)[::2] == (200, expected)
+        sock.sendall(head)
+        for i in range(0, len(padded), 100 * 1024):  # a slow client: the body in six sends
+            sock.sendall(padded[i:i + 100 * 1024])
+        assert read_response(stream)[::2] == (200, expected)
+        sock.sendall(request(b"POST", PREDICT, b"Transfer-Encoding: chunked\r\n", chunked))
+        assert read_response(stream)[::2] == (200, expected)
