@@ -144,9 +144,14 @@ def test_tricklers_beyond_the_fd_limit_do_not_starve_good_requests(tmp_path, gat
             # The metric agrees with what the clients saw: 408 for each head timed out, 503 for
             # each refused or evicted. The rest were reset at accept, before the edge saw them:
             # an accept burst can outrun the refusals and meet the fd limit (the event loop then
-            # accepts and closes at once).
+            # accepts and closes at once). And a 503 written just before the close can be lost on
+            # a busy machine: a trickler's head bytes still unread at the close make the kernel
+            # answer with a reset, which discards the 503. So a refusal the metric counts may
+            # reach its client as a reset or as nothing, never as anything else.
             assert closed["head_timeout"] == got[b"HTTP/1.1 408 Request Timeout"]
-            assert abs(closed["refused"] + closed["evicted"] - got[b"HTTP/1.1 503 Service Unavailable"]) <= 5
+            refusals, seen = closed["refused"] + closed["evicted"], got[b"HTTP/1.1 503 Service Unavailable"]
+            lost = got[b"(ConnectionResetError)"] + got[b"(closed, no answer)"]
+            assert seen - 5 <= refusals <= seen + lost + 5, (refusals, dict(got))
             assert not errors, errors[0][-1500:]
             # The other side of the limit: a trickler that stops trickling and completes its
             # head in time is served like anyone else.
