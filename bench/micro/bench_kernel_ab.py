@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from bench.micro.bench_kernel import MEAN, SCALE, STD, TARGET, synthetic_rgb
 from fastpack import PreprocessParams
