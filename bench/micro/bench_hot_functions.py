@@ -54,16 +54,18 @@ route, answer = SimpleNamespace(name="gw.tfserving.post_model", path=""), Simple
 def request():
     timings = StageTimings()
     timings.decode, timings.pack, timings.backend, timings.unpack, timings.serialize = 1e-5, 2e-5, 1e-4, 1e-6, 3e-6
-    return SimpleNamespace(route=route, ctx=SimpleNamespace(metrics_started=time.perf_counter(), model="m", timings=timings))
+    now = time.perf_counter()  # both names: older revisions read metrics_started
+    return SimpleNamespace(route=route, ctx=SimpleNamespace(metrics_started=now, received_at=now, model="m", timings=timings))
 
 requests = iter([request() for _ in range(20001)])
 
 def record():
-    coro = http_metrics.record(next(requests), answer)
-    try:
-        coro.send(None)
-    except StopIteration:
-        pass
+    done = http_metrics.record(next(requests), answer)
+    if done is not None:  # older revisions: a middleware coroutine
+        try:
+            done.send(None)
+        except StopIteration:
+            pass
 
 print(json.dumps({
     "check_json_depth f32[1,8] body": per_call_us(lambda: check_json_depth(small, 64), 20000),

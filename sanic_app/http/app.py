@@ -1,4 +1,4 @@
-"""The app factory: every route, middleware, listener and error handler, listed here.
+"""The app factory: every route, request hook, middleware, listener and error handler, listed here.
 
 Each worker process runs ``build_app``. Per-worker state (the model registry with its gRPC
 channels, readiness, the decode pool) is made in ``start_worker``, inside the worker, after it
@@ -21,6 +21,7 @@ from sanic_app.http import metrics as http_metrics
 from sanic_app.ops import logging as applog
 from sanic_app.ops import edge, lifecycle, modes, readiness
 from sanic_app.ops.admission import Admission
+from sanic_app.ops.hooks import RequestHooks
 from sanic_app.ops.allocator import tune_allocator
 from sanic_app.ops.memory import release_when_idle
 
@@ -42,7 +43,7 @@ def create_app(settings: Settings, specs: dict[str, ModelConfig], *, name: str =
         app.ctx.cors = cors.Cors(settings.cors_origins, settings.cors_max_age_s)
         cors.add_preflights(app, app.ctx.cors)
         app.on_response(app.ctx.cors.decorate, priority=1000)
-    _middleware(app, settings, limits)
+    _request_hooks(app, settings, limits)
     _listeners(app, settings)
     app.exception(SanicPayloadTooLarge)(errors.body_too_large)
     return app
@@ -64,20 +65,21 @@ def _routes(app: Sanic) -> None:
     app.add_route(docs.docs_root, "/", name="docs_root")
 
 
-def _middleware(app: Sanic, settings: Settings, limits: Limits) -> None:
-    """Request hooks, outermost first (higher priority runs first on the way in)."""
-    app.on_request(http_metrics.start_timer, priority=1000)
-    app.on_response(http_metrics.record, priority=-1000)
+def _request_hooks(app: Sanic, settings: Settings, limits: Limits) -> None:
+    """What runs around each request. The always-on steps are plain hooks the HTTP cycle calls
+    (sanic_app/ops/hooks.py, run in the order added); only optional ones use Sanic middleware."""
+    hooks = app.ctx.request_hooks = RequestHooks()
+    hooks.on_head(applog.stamp_request)  # first: the clock and the request id
     caller_check = app.ctx.auth = auth.Auth.from_settings(settings)  # None: no credentials set
     if caller_check is not None:  # before admission: a caller without a key takes no slot
-        app.signal("http.routing.after", priority=10)(caller_check.check)
+        hooks.on_head(caller_check.check)
     admission = Admission(limits.max_in_flight, on_change=http_metrics.in_flight_changed)
     app.ctx.in_flight = admission.limiter
-    app.signal("http.routing.after")(admission.admit)  # before the body is read
-    app.on_response(admission.release, priority=900)
+    hooks.on_head(admission.admit)  # before the body is read
+    hooks.on_answer(admission.release)
+    hooks.on_answer(applog.echo_request_id)
+    hooks.on_answer(http_metrics.record)
     app.signal("http.lifecycle.complete")(admission.connection_closed)
-    app.on_request(applog.stamp_request, priority=1000)
-    app.on_response(applog.echo_request_id, priority=1000)
     if settings.env == "development":
         app.on_request(applog.echo_request, priority=999)
     if settings.profile:

@@ -3,9 +3,9 @@
 Routes are classified by path, not by adapter, so any protocol's routes (``/v1``, ``/v2``,
 ...) are covered the moment they exist; only what is listed in :func:`is_open` is not:
 health and readiness (``/healthz``, ``/readyz``, ``/v2/health/...``), the docs, CORS
-preflights, and ``/metrics`` unless ``--metrics-auth``. The check runs on Sanic's
-``http.routing.after`` signal, before the body is read and before admission takes a slot, so
-a caller without a key costs neither.
+preflights, and ``/metrics`` unless ``--metrics-auth``. The check is a head hook
+(sanic_app/ops/hooks.py), before the body is read and before admission takes a slot, so a
+caller without a key costs neither.
 
 Credentials: ``Authorization: Bearer <api key or JWT>`` or ``X-API-Key: <api key>``. Missing
 or wrong -> 401 with ``WWW-Authenticate``; over the caller's rate -> 429 with ``Retry-After``.
@@ -48,7 +48,7 @@ def _challenge(error: str | None = None) -> dict:
 
 
 class Auth:
-    """One worker's credentials and buckets, and the signal handler that checks each request."""
+    """One worker's credentials and buckets, and the head hook that checks each request."""
 
     def __init__(self, keys: KeyStore, jwt: JwtVerifier | None, limiter: RateLimiter | None,
                  metrics_open: bool = True):
@@ -86,8 +86,8 @@ class Auth:
             raise Unauthorized("invalid API key", headers=_challenge("invalid_token"))
         return key_id
 
-    async def check(self, request, route, kwargs, handler):
-        """Signal ``http.routing.after``."""
+    def check(self, request) -> None:
+        """Head hook: 401 without valid credentials, 429 past the caller's rate."""
         if is_open(request.path, request.method, self.metrics_open):
             return
         key_id = self.caller(request)

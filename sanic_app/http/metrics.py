@@ -1,6 +1,7 @@
-"""/metrics, and the middleware that records every answered request.
+"""/metrics, and the answer hook that records every answered request.
 
-The request middleware stamps the start time; the response middleware records the route
+An answer hook (sanic_app/ops/hooks.py) records each answer from the start time the
+request-id hook stamped (``request.ctx.received_at``): the route
 (Sanic's route name, so label values are bounded by our routes), the model (``request.ctx.model``,
 which handlers set only once the model was found, else ""), the status and the stage timings
 the pipeline left on ``request.ctx.timings`` (a StageTimings; stages not reached stay 0 and
@@ -39,15 +40,12 @@ async def scrape(request):
     return raw(body, content_type=content_type)
 
 
-async def start_timer(request):
-    request.ctx.metrics_started = time.perf_counter()
-
-
-async def record(request, response):
-    started = getattr(request.ctx, "metrics_started", None)
+def record(request, response) -> None:
+    """Answer hook. Requests never stamped (refused while still sending their head) are left
+    to gateway_connections_closed_total."""
+    started = getattr(request.ctx, "received_at", None)
     if started is None:
         return
-    request.ctx.metrics_started = None  # record once even if middleware runs twice on errors
     (_bound if _bound is not None else metrics.get_metrics()).observe_request(
         route_label(request),
         model_label(request),

@@ -3,7 +3,8 @@
 Refusing at once keeps latency and memory bounded under overload: a queue in front of a
 saturated backend only turns every request into a timeout. Admission happens right after
 routing, before Sanic reads the body, so a refused request costs no body buffer. The app
-factory registers the three hooks of :class:`Admission`.
+factory registers :class:`Admission`'s head and answer hooks (sanic_app/ops/hooks.py) and its
+connection-close signal.
 """
 from __future__ import annotations
 
@@ -44,9 +45,8 @@ class InFlightLimiter:
 
 
 class _Slot:
-    """One admitted request. Released by the response middleware, or, if the client went away
-    and Sanic skipped response middleware, when its connection closes (or, last resort, when
-    the request object is freed)."""
+    """One admitted request. Released by the answer hook, or, if the client went away before
+    any answer, when its connection closes (or, last resort, when the request object is freed)."""
 
     __slots__ = ("_limiter", "_held")
 
@@ -83,9 +83,10 @@ class Admission:
         self.exempt = exempt
         self.message = f"gateway overloaded: {limit} requests already in flight in this worker; retry later"
 
-    async def admit(self, request, route, kwargs, handler):
-        """Signal ``http.routing.after``: take a slot or refuse with 429."""
-        if route.name.rsplit(".", 1)[-1] in self.exempt:
+    def admit(self, request) -> None:
+        """Head hook: take a slot or refuse with 429 (unmatched requests take none)."""
+        route = request.route
+        if route is None or route.name.rsplit(".", 1)[-1] in self.exempt:
             return
         limiter = self.limiter
         if not limiter.try_acquire():
@@ -98,8 +99,8 @@ class Admission:
             limiter.on_change(+1)
 
     @staticmethod
-    async def release(request, response):
-        """Response middleware: give the slot back."""
+    def release(request, response) -> None:
+        """Answer hook: give the slot back."""
         slot = getattr(request.ctx, "in_flight_slot", None)
         if slot is not None:
             slot.release()
@@ -107,7 +108,7 @@ class Admission:
     @staticmethod
     async def connection_closed(conn_info):
         """Signal ``http.lifecycle.complete``: a client that hung up mid-request skips
-        response middleware; free its slot here."""
+        the answer hook; free its slot here."""
         slot = getattr(conn_info.ctx, "in_flight_slot", None)
         if slot is not None:
             slot.release()

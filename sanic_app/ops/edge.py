@@ -120,7 +120,8 @@ class ConnectionBook:
 
 
 class EdgeHttp(_AccessLineHttp):
-    """Sanic's HTTP/1.1 cycle with phase bookkeeping and a header-count cap."""
+    """Sanic's HTTP/1.1 cycle with phase bookkeeping, a header-count cap, and the answer hooks
+    (sanic_app/ops/hooks.py) run as each response head is formatted."""
 
     __slots__ = ()
 
@@ -139,6 +140,12 @@ class EdgeHttp(_AccessLineHttp):
             self.keep_alive = False
             raise TooManyHeaders(f"more than {protocol.edge_book.limits.max_headers} header fields")
 
+    async def http1_response_header(self, data: bytes, end_stream: bool) -> None:
+        hooks = self.protocol.hooks
+        if hooks is not None:
+            hooks.answer(self.request, self.response)
+        await super().http1_response_header(data, end_stream)
+
 
 class EdgeProtocol(AccessLineProtocol):
     """The gateway's server protocol: access lines (ops.logging) plus the edge rules above.
@@ -149,15 +156,24 @@ class EdgeProtocol(AccessLineProtocol):
     """
 
     HTTP_CLASS = EdgeHttp
-    __slots__ = ("edge_book", "_edge_timer", "_edge_body_of", "_edge_since", "_edge_refused")
+    __slots__ = ("edge_book", "hooks", "_edge_timer", "_edge_body_of", "_edge_since", "_edge_refused")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.edge_book: ConnectionBook = self.app.ctx.connection_book
+        self.hooks = getattr(self.app.ctx, "request_hooks", None)
+        if self.hooks is not None:
+            self.request_handler = self._handle_with_hooks
         self._edge_timer = None
         self._edge_body_of = None  # the request whose body the timer watches
         self._edge_since = 0.0
         self._edge_refused = False
+
+    async def _handle_with_hooks(self, request):
+        """The head hooks, then Sanic's own handling. A hook's exception is answered by Sanic's
+        error path like a handler's (the connection stays usable)."""
+        self.hooks.head(request)
+        await self.app.handle_request(request)
 
     # --- asyncio callbacks ---
 

@@ -405,13 +405,14 @@ def log_config(env: str) -> dict[str, Any]:
     }
 
 
-async def stamp_request(request: Request) -> None:
-    """Request middleware: the start time and the request id, first of all."""
+def stamp_request(request: Request) -> None:
+    """First head hook (or request middleware): the start time and the request id."""
     request.ctx.received_at = time.perf_counter()
     request_id_of(request)
 
 
-async def echo_request_id(request: Request, response) -> None:
+def echo_request_id(request: Request, response) -> None:
+    """Answer hook (or response middleware): the request id back to the client."""
     if response is not None:
         response.headers[REQUEST_ID_HEADER] = request_id_of(request)
 

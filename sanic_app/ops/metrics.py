@@ -108,7 +108,7 @@ def _remove_own_dir(path: str, owner: int) -> None:
 class _Store:
     """One process's float64 cells (an mmap'ed file) and the log of which series own them.
 
-    Written only from the worker's event-loop thread (middleware and error handler), so the
+    Written only from the worker's event-loop thread (answer hooks and error handler), so the
     in-place additions need no lock.
     """
 
