@@ -84,6 +84,7 @@ def test_malformed_or_refused_requests_get_a_4xx(gw, name):
     [(status, headers, body)] = exchange(gw, data)
     assert status in expected, (status, body)
     assert "error" in json.loads(body)
+    assert len(headers["x-request-id"]) == 16  # every answer, refusals included, can be traced
     if status == 405:
         assert headers["allow"] == "GET"
     if " on /v1" in name:
