@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import shutil
 import statistics
@@ -94,6 +95,30 @@ def start_gateway(name: str, spec: Path, logs: Path, pythonpath: Path | None) ->
     if Path(found) != expected:
         raise SystemExit(f"{name}: would import {found!r}, not {expected}")
     return Service(name, argv, port, env=env, log_dir=logs).start(ready=http_ok("/healthz"))
+
+
+@contextlib.contextmanager
+def scenario_gateway(scenario: str):
+    """One null backend and one gateway of this tree (``--workers 1``) serving ``scenario``'s spec,
+    with the scenario's predict requests built: the set-up the worker profile and the system-call
+    count share. Yields (gateway, requests); stops both on the way out."""
+    input_spec, null_model, bodies = SCENARIOS[scenario]
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        tmp = Path(tmp)
+        logs = tmp / "logs"
+        logs.mkdir()
+        backend = null_backend([f"{MODEL}:{null_model}"], logs)
+        gateway = None
+        try:
+            gateway = start_gateway("tree", write_spec(tmp, backend.address, input_spec), logs, None)
+            requests = [loadgen.build_request("POST", f"/v1/models/{MODEL}:predict", gateway.address,
+                                              body, [("Content-Type", "application/json")])
+                        for body in bodies()]
+            yield gateway, requests
+        finally:
+            if gateway is not None:
+                gateway.stop()
+            backend.stop()
 
 
 def window(gateway: Service, requests: list[bytes], concurrency: int, warmup: float,

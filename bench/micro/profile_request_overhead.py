@@ -23,8 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench import loadgen, procstat, profile
-from bench.micro.bench_request_overhead import MODEL, SCENARIOS, start_gateway, write_spec
-from bench.services import null_backend
+from bench.micro.bench_request_overhead import SCENARIOS, scenario_gateway
 
 IDLE_LEAVES = ("epoll_wait ", "epoll_pwait ")
 # (category, substrings of a frame); first match wins, tried against every frame of a stack.
@@ -83,32 +82,17 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if (why := profile.available()) is not None:
         raise SystemExit(why)
-    input_spec, null_model, bodies = SCENARIOS[args.scenario]
     out = args.out or Path(tempfile.mkdtemp(prefix="profile-overhead-"))
-    with tempfile.TemporaryDirectory(prefix="profile-overhead-") as tmp:
-        tmp = Path(tmp)
-        logs = tmp / "logs"
-        logs.mkdir()
-        backend = null_backend([f"{MODEL}:{null_model}"], logs)
-        gateway = None
-        try:
-            gateway = start_gateway("tree", write_spec(tmp, backend.address, input_spec), logs, None)
-            requests = [loadgen.build_request("POST", f"/v1/models/{MODEL}:predict", gateway.address,
-                                              body, [("Content-Type", "application/json")])
-                        for body in bodies()]
-            loadgen.run_load(gateway.host, gateway.port, requests, concurrency=args.concurrency,
-                             warmup_s=0.5, duration_s=2.0)  # warm: pipeline, channel, caches
-            worker = busiest(gateway.pid)
-            recorder = profile.Recorder([worker], out, args.seconds, rate=args.rate, native=True,
-                                        label=args.scenario)
-            result = loadgen.run_load(gateway.host, gateway.port, requests,
-                                      concurrency=args.concurrency, warmup_s=0.2,
-                                      duration_s=max(1.0, args.seconds - 1.0))
-            raw = recorder.wait(timeout=args.seconds + 60)
-        finally:
-            if gateway is not None:
-                gateway.stop()
-            backend.stop()
+    with scenario_gateway(args.scenario) as (gateway, requests):
+        loadgen.run_load(gateway.host, gateway.port, requests, concurrency=args.concurrency,
+                         warmup_s=0.5, duration_s=2.0)  # warm: pipeline, channel, caches
+        worker = busiest(gateway.pid)
+        recorder = profile.Recorder([worker], out, args.seconds, rate=args.rate, native=True,
+                                    label=args.scenario)
+        result = loadgen.run_load(gateway.host, gateway.port, requests,
+                                  concurrency=args.concurrency, warmup_s=0.2,
+                                  duration_s=max(1.0, args.seconds - 1.0))
+        raw = recorder.wait(timeout=args.seconds + 60)
     if worker not in raw:
         raise SystemExit(f"py-spy recorded nothing; see {out}")
     stacks = profile.read_collapsed(raw[worker])

@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from bench import loadgen
-from bench.micro.bench_request_overhead import MODEL, SCENARIOS, start_gateway, write_spec
-from bench.services import null_backend
+from bench.micro.bench_request_overhead import SCENARIOS, scenario_gateway
 
 
 def counts(summary: str) -> dict[str, int]:
@@ -45,32 +44,19 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if shutil.which("strace") is None:
         raise SystemExit("needs strace (apt-get install strace)")
-    input_spec, null_model, bodies = SCENARIOS[args.scenario]
-    with tempfile.TemporaryDirectory(prefix="bench-syscalls-") as tmp:
-        tmp = Path(tmp)
-        logs = tmp / "logs"
-        logs.mkdir()
-        backend = null_backend([f"{MODEL}:{null_model}"], logs)
-        gateway = None
-        try:
-            gateway = start_gateway("gateway", write_spec(tmp, backend.address, input_spec), logs, None)
-            (worker,) = gateway.workers()
-            requests = [loadgen.build_request("POST", f"/v1/models/{MODEL}:predict", gateway.address, body,
-                                              [("Content-Type", "application/json")]) for body in bodies()]
-            loadgen.run_load(gateway.host, gateway.port, requests, concurrency=args.concurrency,
-                             warmup_s=0.2, duration_s=1.0)
-            out = tmp / "strace.txt"
-            tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(worker), "-o", str(out)],
-                                      stderr=subprocess.DEVNULL)
-            time.sleep(0.5)  # attached to every thread before the window opens
-            result = loadgen.run_load(gateway.host, gateway.port, requests, concurrency=args.concurrency,
-                                      warmup_s=0.0, duration_s=args.seconds)
-            tracer.terminate()
-            tracer.wait(timeout=30)
-        finally:
-            if gateway is not None:
-                gateway.stop()
-            backend.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-syscalls-") as tmp, \
+            scenario_gateway(args.scenario) as (gateway, requests):
+        (worker,) = gateway.workers()
+        loadgen.run_load(gateway.host, gateway.port, requests, concurrency=args.concurrency,
+                         warmup_s=0.2, duration_s=1.0)
+        out = Path(tmp) / "strace.txt"
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(worker), "-o", str(out)],
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # attached to every thread before the window opens
+        result = loadgen.run_load(gateway.host, gateway.port, requests, concurrency=args.concurrency,
+                                  warmup_s=0.0, duration_s=args.seconds)
+        tracer.terminate()
+        tracer.wait(timeout=30)
         bad = {k: v for k, v in result.statuses.items() if k != 200}
         if bad or not result.completed:
             raise SystemExit(f"non-200 answers or none at all: {dict(result.statuses)}")
