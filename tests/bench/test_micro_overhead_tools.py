@@ -32,3 +32,20 @@ def test_grpc_bench_sends_an_f32_1x8_predict():
     assert request.model_spec.name == "tiny"
     x = request.inputs["x"]
     assert [d.size for d in x.tensor_shape.dim] == [1, 8] and len(x.tensor_content) == 32
+
+
+STRACE_SUMMARY = """\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 62.64    0.457052         350      1303        18 futex
+  1.02    0.045443          10      4381           write
+  0.44    0.019458           6      2924      1451 recvmsg
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.521953          60      8608      1469 total
+"""
+
+
+def test_strace_summary_is_read_as_calls_per_syscall_without_the_total():
+    from bench.micro.syscalls_per_request import counts
+
+    assert counts(STRACE_SUMMARY) == {"futex": 1303, "write": 4381, "recvmsg": 2924}
