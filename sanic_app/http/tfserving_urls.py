@@ -8,6 +8,7 @@ request: <METHOD> <path>", and GET /v1/models is 400 "Missing model name in requ
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -50,8 +51,9 @@ def _decoded(text: str, what: str) -> str:
         raise InvalidArgument(f"Failed to decode {what}:{text}") from None
 
 
+@functools.lru_cache(maxsize=256)  # clients repeat a handful of URLs; a ModelUrl is immutable
 def parse(method: str, path: str) -> ModelUrl:
-    """The model URL of a GET or POST under /v1/, or the 400 TF Serving gives."""
+    """The model URL of a GET or POST under /v1/, or the 400 TF Serving gives (not cached)."""
     pattern = _POST if method == "POST" else _GET if method == "GET" else None
     match = pattern.fullmatch(path) if pattern is not None else None
     if match is None:

@@ -46,3 +46,11 @@ def test_missing_model_name_and_version_overflow():
 def test_api_prefix():
     assert belongs_to_api("/v1/models") and belongs_to_api("/V1/x")
     assert not belongs_to_api("/statuspage") and not belongs_to_api("/index") and not belongs_to_api("/v1")
+
+
+def test_a_repeated_url_is_parsed_once_and_a_malformed_one_every_time():
+    first = parse("POST", "/v1/models/cached-name:predict")
+    assert parse("POST", "/v1/models/cached-name:predict") is first
+    for _ in range(2):  # errors are not cached: each call raises its own
+        with pytest.raises(InvalidArgument, match="Malformed request"):
+            parse("POST", "/v1/models/cached-name:explain")
