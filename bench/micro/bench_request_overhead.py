@@ -121,6 +121,13 @@ def scenario_gateway(scenario: str):
             backend.stop()
 
 
+def start_lean(spec: Path, logs: Path) -> Service:
+    """bench/baselines/lean_http.py on the same spec: the predict path without Sanic."""
+    port = free_port()
+    argv = python_module("bench.baselines.lean_http", "--port", str(port), "-s", str(spec))
+    return Service("lean", argv, port, env=bench_env(), log_dir=logs).start(ready=http_ok("/healthz"))
+
+
 def window(gateway: Service, requests: list[bytes], concurrency: int, warmup: float,
            duration: float) -> dict:
     samples = {}
@@ -152,6 +159,8 @@ def main(argv=None) -> None:
     p.add_argument("--concurrency", default="1,16", help="comma-separated closed-loop connections")
     p.add_argument("--only-tree", action="store_true", help="measure the working tree alone")
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="tensor")
+    p.add_argument("--lean", action="store_true",
+                   help="also measure bench/baselines/lean_http.py: this tree's predict path without Sanic")
     args = p.parse_args(argv)
     input_spec, null_model, bodies = SCENARIOS[args.scenario]
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -168,6 +177,8 @@ def main(argv=None) -> None:
                 base_dir = export_revision(args.baseline, tmp / "baseline")
                 gateways.append(start_gateway("baseline", spec, logs, base_dir))
             gateways.append(start_gateway("tree", spec, logs, None))
+            if args.lean:
+                gateways.append(start_lean(spec, logs))
             host = gateways[0].address
             requests = [loadgen.build_request(
                 "POST", f"/v1/models/{MODEL}:predict", host, body, [("Content-Type", "application/json")])
@@ -196,6 +207,9 @@ def main(argv=None) -> None:
         if "baseline" in row:
             row["ratio"] = row["tree"] / row["baseline"]
             text += f"  tree/baseline {row['ratio']:.2f}"
+        if "lean" in row:
+            row["lean_ratio"] = row["lean"] / row["tree"]
+            text += f"  lean/tree {row['lean_ratio']:.2f}"
         summary[f"c{c}"] = row
         print(f"  c={c:<3} {text}")
     print(json.dumps(summary))
