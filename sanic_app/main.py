@@ -15,7 +15,7 @@ from sanic.worker.loader import AppLoader
 
 from sanic_app.cli import parse_settings
 from sanic_app.config import Settings
-from sanic_app.core.grpc_poller import use_classic_client_poller
+from sanic_app.core import grpc_poller
 from sanic_app.core.spec import default_spec_paths, load_specs
 from sanic_app.errors import ConfigError, SpecError
 from sanic_app.http.app import build_app
@@ -43,6 +43,7 @@ def serve(settings: Settings) -> None:
     loader = AppLoader(factory=partial(build_app, settings))
     app = loader.load()  # in this process too: its Sanic() applies the run mode's logging
     modes.log.info(modes.describe(settings))
+    modes.log.info(grpc_poller.describe())
     app.prepare(host=settings.host, port=settings.port, workers=settings.workers,
                 single_process=settings.single_process, **modes.serve_options(settings))
     if settings.single_process:
@@ -67,7 +68,7 @@ def run(settings: Settings) -> None:
 
 def main(argv=None) -> None:
     lifecycle.stop_on_signals()  # from the first line on, SIGTERM/SIGINT unwind through finally
-    use_classic_client_poller()  # for the workers (the console script imported grpc already)
+    grpc_poller.use_classic_client_poller()  # for the workers (the console script imported grpc already)
     run(resolve(argv))
 
 

@@ -40,3 +40,11 @@ def use_classic_client_poller(environ=os.environ, version: str | None = None) ->
         return False
     environ[VARIABLE] = CLASSIC_CLIENT
     return True
+
+
+def describe(environ=os.environ) -> str:
+    """The start-up log's line on it: what gRPC core will read in the workers."""
+    value = environ.get(VARIABLE)
+    if value is None:
+        return f"gRPC client I/O: grpcio's default ({VARIABLE} unset)"
+    return f"gRPC client I/O: {VARIABLE}={value!r}"

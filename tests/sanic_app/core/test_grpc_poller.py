@@ -33,3 +33,11 @@ def test_choosing_does_not_import_grpc():
     code = ("import sys; from sanic_app.core.grpc_poller import use_classic_client_poller; "
             "use_classic_client_poller({}); sys.exit(1 if 'grpc' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_the_start_up_line_says_what_the_workers_will_read():
+    from sanic_app.core.grpc_poller import describe
+
+    assert describe({VARIABLE: CLASSIC_CLIENT}) == f"gRPC client I/O: {VARIABLE}='{CLASSIC_CLIENT}'"
+    assert describe({VARIABLE: ""}) == f"gRPC client I/O: {VARIABLE}=''"
+    assert "default" in describe({})
