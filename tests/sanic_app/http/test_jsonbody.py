@@ -1,11 +1,14 @@
-"""sanic_app.http.jsonbody: the depth guard counts only structure and refuses past the limit."""
+"""sanic_app.http.jsonbody: the depth guard counts only structure and refuses past the limit,
+scanning a block at a time."""
 import json
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sanic_app.core.limits import LimitExceeded, Limits
+from sanic_app.http import jsonbody
 from sanic_app.http.jsonbody import check_json_depth, json_depth
 
 
@@ -43,11 +46,32 @@ def _true_depth(value):
 
 
 @settings(max_examples=300, deadline=None)
-@given(json_values)
-def test_json_depth_matches_a_real_parse(value):
-    assert json_depth(json.dumps(value).encode()) == _true_depth(value)
-    # Some encoders escape "/" (so base64 arrives full of "\/"): same depth.
-    assert json_depth(json.dumps(value).replace("/", "\\/").encode()) == _true_depth(value)
+@given(json_values, st.sampled_from([1 << 18, 1, 2, 3, 7]))
+def test_json_depth_matches_a_real_parse(value, block):
+    """Whatever the block size: quotes, backslash runs and brackets split across blocks too."""
+    saved, jsonbody._BLOCK = jsonbody._BLOCK, block
+    try:
+        assert json_depth(json.dumps(value).encode()) == _true_depth(value)
+        # Some encoders escape "/" (so base64 arrives full of "\/"): same depth.
+        assert json_depth(json.dumps(value).replace("/", "\\/").encode()) == _true_depth(value)
+    finally:
+        jsonbody._BLOCK = saved
+
+
+def test_a_large_body_is_checked_with_temporaries_of_a_block_not_of_the_body():
+    """256 images of base64 in {"b64"} objects: more openings than the limit, so the full
+    depth scan runs; it allocates a few blocks and the positions, not copies of the body."""
+    item = b'{"b64": "' + b"QUJD\\/" * 7000 + b'"}'
+    body = b'{"instances": [' + b", ".join([item] * 256) + b"]}"
+    assert len(body) > 10_000_000
+    tracemalloc.start()
+    try:
+        check_json_depth(body, 64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * jsonbody._BLOCK + 64 * 1024, peak  # whole-body temporaries: ~40 MB
+    assert json_depth(body) == 3
 
 
 def test_check_json_depth_refuses_deep_bodies_with_400():
