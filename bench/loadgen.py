@@ -309,6 +309,15 @@ def new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
 
 
+def fetch_blocking(host: str, port: int, request: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+    """:func:`fetch` from code outside an event loop (probes, tests): on a loop of its own."""
+    loop = new_loop()
+    try:
+        return loop.run_until_complete(fetch(host, port, request, timeout))
+    finally:
+        loop.close()
+
+
 def run_load(host: str, port: int, requests: Sequence[bytes], *, concurrency: int = 16,
              rate: Optional[float] = None, warmup_s: float = 2.0, duration_s: float = 10.0,
              timeout: float = 30.0, on_window_start: Optional[WindowHook] = None,

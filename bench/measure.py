@@ -32,16 +32,13 @@ async def _fetch_metrics(svc: Service) -> Optional[dict]:
 
 def probe(svc: Service, request: bytes) -> dict:
     """One request on its own, to check the scenario works before loading it."""
-    loop = loadgen.new_loop()
     try:
         t0 = time.perf_counter()
-        status, body = loop.run_until_complete(loadgen.fetch(svc.host, svc.port, request, 60.0))
+        status, body = loadgen.fetch_blocking(svc.host, svc.port, request, 60.0)
         return {"status": status, "ms": (time.perf_counter() - t0) * 1000.0,
                 "bytes": len(body), "body": body[:300].decode("utf-8", "replace")}
     except Exception as exc:  # the run goes on with the other scenarios
         return {"status": None, "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        loop.close()
 
 
 # Processes whose CPU is accounted apart in every window (the backend): name -> pid.

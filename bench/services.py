@@ -41,12 +41,7 @@ def tcp_ready(host: str, port: int) -> bool:
 
 def http_get(host: str, port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
     """A blocking GET over a fresh connection (for probes and /metrics)."""
-    request = loadgen.build_request("GET", path, f"{host}:{port}")
-    loop = loadgen.new_loop()
-    try:
-        return loop.run_until_complete(loadgen.fetch(host, port, request, timeout))
-    finally:
-        loop.close()
+    return loadgen.fetch_blocking(host, port, loadgen.build_request("GET", path, f"{host}:{port}"), timeout)
 
 
 class Service:

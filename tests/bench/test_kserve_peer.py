@@ -22,11 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 def post(svc, path: str, doc) -> tuple[int, bytes]:
     request = loadgen.build_request("POST", path, svc.address, json.dumps(doc).encode(),
                                     [("Content-Type", "application/json")])
-    loop = loadgen.new_loop()
-    try:
-        return loop.run_until_complete(loadgen.fetch(svc.host, svc.port, request, 60.0))
-    finally:
-        loop.close()
+    return loadgen.fetch_blocking(svc.host, svc.port, request, 60.0)
 
 
 @pytest.mark.timeout(300)

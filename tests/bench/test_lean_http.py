@@ -14,11 +14,7 @@ pytestmark = pytest.mark.slow
 def post(svc, body: bytes) -> tuple[int, bytes]:
     request = loadgen.build_request("POST", f"/v1/models/{MODEL}:predict", svc.address, body,
                                     [("Content-Type", "application/json")])
-    loop = loadgen.new_loop()
-    try:
-        return loop.run_until_complete(loadgen.fetch(svc.host, svc.port, request, 60.0))
-    finally:
-        loop.close()
+    return loadgen.fetch_blocking(svc.host, svc.port, request, 60.0)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
