@@ -97,28 +97,39 @@ def start_gateway(name: str, spec: Path, logs: Path, pythonpath: Path | None) ->
     return Service(name, argv, port, env=env, log_dir=logs).start(ready=http_ok("/healthz"))
 
 
+def predict_requests(scenario: str, host: str) -> list[bytes]:
+    """The scenario's predict requests, ready to send."""
+    return [loadgen.build_request("POST", f"/v1/models/{MODEL}:predict", host, body,
+                                  [("Content-Type", "application/json")])
+            for body in SCENARIOS[scenario][2]()]
+
+
+@contextlib.contextmanager
+def scenario_backend(scenario: str, folder: Path):
+    """A null backend serving ``scenario``'s model and its spec file in ``folder``: yields
+    (spec, logs folder); stops the backend on the way out."""
+    input_spec, null_model, _ = SCENARIOS[scenario]
+    logs = folder / "logs"
+    logs.mkdir()
+    backend = null_backend([f"{MODEL}:{null_model}"], logs)
+    try:
+        yield write_spec(folder, backend.address, input_spec), logs
+    finally:
+        backend.stop()
+
+
 @contextlib.contextmanager
 def scenario_gateway(scenario: str):
     """One null backend and one gateway of this tree (``--workers 1``) serving ``scenario``'s spec,
     with the scenario's predict requests built: the set-up the worker profile and the system-call
     count share. Yields (gateway, requests); stops both on the way out."""
-    input_spec, null_model, bodies = SCENARIOS[scenario]
-    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
-        tmp = Path(tmp)
-        logs = tmp / "logs"
-        logs.mkdir()
-        backend = null_backend([f"{MODEL}:{null_model}"], logs)
-        gateway = None
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp, \
+            scenario_backend(scenario, Path(tmp)) as (spec, logs):
+        gateway = start_gateway("tree", spec, logs, None)
         try:
-            gateway = start_gateway("tree", write_spec(tmp, backend.address, input_spec), logs, None)
-            requests = [loadgen.build_request("POST", f"/v1/models/{MODEL}:predict", gateway.address,
-                                              body, [("Content-Type", "application/json")])
-                        for body in bodies()]
-            yield gateway, requests
+            yield gateway, predict_requests(scenario, gateway.address)
         finally:
-            if gateway is not None:
-                gateway.stop()
-            backend.stop()
+            gateway.stop()
 
 
 def start_lean(spec: Path, logs: Path) -> Service:
@@ -162,27 +173,19 @@ def main(argv=None) -> None:
     p.add_argument("--lean", action="store_true",
                    help="also measure bench/baselines/lean_http.py: this tree's predict path without Sanic")
     args = p.parse_args(argv)
-    input_spec, null_model, bodies = SCENARIOS[args.scenario]
     levels = [int(c) for c in args.concurrency.split(",")]
 
-    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
-        tmp = Path(tmp)
-        logs = tmp / "logs"
-        logs.mkdir()
-        backend = null_backend([f"{MODEL}:{null_model}"], logs)
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp, \
+            scenario_backend(args.scenario, Path(tmp)) as (spec, logs):
         gateways = []
         try:
-            spec = write_spec(tmp, backend.address, input_spec)
             if not args.only_tree:
-                base_dir = export_revision(args.baseline, tmp / "baseline")
+                base_dir = export_revision(args.baseline, Path(tmp) / "baseline")
                 gateways.append(start_gateway("baseline", spec, logs, base_dir))
             gateways.append(start_gateway("tree", spec, logs, None))
             if args.lean:
                 gateways.append(start_lean(spec, logs))
-            host = gateways[0].address
-            requests = [loadgen.build_request(
-                "POST", f"/v1/models/{MODEL}:predict", host, body, [("Content-Type", "application/json")])
-                for body in bodies()]
+            requests = predict_requests(args.scenario, gateways[0].address)
             figures: dict = {(g.name, c): [] for g in gateways for c in levels}
             for r in range(args.rounds):
                 order = gateways if r % 2 == 0 else gateways[::-1]
@@ -196,7 +199,6 @@ def main(argv=None) -> None:
         finally:
             for g in gateways:
                 g.stop()
-            backend.stop()
 
     print(f"\nmedian gateway CPU ms per request over {args.rounds} rounds "
           f"(scenario {args.scenario}, baseline = {args.baseline}):")

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from bench import loadgen
-from bench.micro.bench_request_overhead import SCENARIOS, MODEL, start_gateway, start_lean, write_spec
-from bench.services import null_backend
+from bench.micro.bench_request_overhead import MODEL, SCENARIOS, scenario_backend, start_gateway, start_lean
 
 pytestmark = pytest.mark.slow
 
@@ -19,20 +18,15 @@ def post(svc, body: bytes) -> tuple[int, bytes]:
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_lean_server_and_gateway_give_the_same_answer(tmp_path, scenario):
-    input_spec, null_model, bodies = SCENARIOS[scenario]
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    backend = null_backend([f"{MODEL}:{null_model}"], logs)
-    services = []
-    try:
-        spec = write_spec(tmp_path, backend.address, input_spec)
-        services = [start_gateway("tree", spec, logs, None), start_lean(spec, logs)]
-        body = bodies()[0]
-        (status, gateway_answer), (lean_status, lean_answer) = (post(s, body) for s in services)
-        assert status == lean_status == 200, (gateway_answer[:200], lean_answer[:200])
-        assert lean_answer == gateway_answer
-        assert "predictions" in json.loads(gateway_answer)
-    finally:
-        for svc in services:
-            svc.stop()
-        backend.stop()
+    with scenario_backend(scenario, tmp_path) as (spec, logs):
+        services = [start_gateway("tree", spec, logs, None)]
+        try:
+            services.append(start_lean(spec, logs))
+            body = SCENARIOS[scenario][2]()[0]
+            (status, gateway_answer), (lean_status, lean_answer) = (post(s, body) for s in services)
+            assert status == lean_status == 200, (gateway_answer[:200], lean_answer[:200])
+            assert lean_answer == gateway_answer
+            assert "predictions" in json.loads(gateway_answer)
+        finally:
+            for svc in services:
+                svc.stop()
